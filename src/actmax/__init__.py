@@ -1,0 +1,29 @@
+"""actmax: what a neural network has learned, by activation maximization, saliency, Grad-CAM."""
+
+from importlib.metadata import PackageNotFoundError, version
+
+from . import objectives
+from .adapters import LayerRef, ModelAdapter, as_adapter
+from .errors import ActmaxError, LayerNotFoundError
+from .objectives import Objective, channel, layer_mean, logit, neuron, unit, units
+
+try:
+    __version__ = version("actmax")
+except PackageNotFoundError:  # pragma: no cover - running from a source tree
+    __version__ = "0.0.0"
+
+__all__ = [
+    "ActmaxError",
+    "LayerNotFoundError",
+    "LayerRef",
+    "ModelAdapter",
+    "Objective",
+    "as_adapter",
+    "channel",
+    "layer_mean",
+    "logit",
+    "neuron",
+    "objectives",
+    "unit",
+    "units",
+]

@@ -1,0 +1,276 @@
+"""What to maximize: targets at any layer, combined with `+`, `-` and scalar `*` (Lucid-style).
+
+An objective is a weighted sum of terms; each term reads one layer and gives one number per
+image. Objectives are built before a model is known (`channel("l3", 4)`) and are resolved against
+a model when they are evaluated, so the same objective works on a PyTorch or a Keras model.
+
+    unit("l5", 1, pre_activation=True) - unit("l5", 7, pre_activation=True)
+
+raises the logit of 1 while pushing the logit of 7 down.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field, replace
+from numbers import Real
+
+import torch
+
+from .adapters.base import LayerRef, ModelAdapter
+from .errors import ActmaxError
+
+LayerSpec = str | int
+KINDS = ("unit", "channel", "neuron", "mean", "custom")
+
+
+@dataclass(frozen=True)
+class Term:
+    """One weighted reading of one layer.
+
+    kind: `unit` (a dense unit, or for spatial layers the channel mean, as keras-vis does),
+    `channel` (a channel's mean over all positions), `neuron` (a channel at one position,
+    the centre by default), `mean` (the mean of the whole layer), `custom` (`fn(activation)`).
+    """
+
+    layer: LayerSpec
+    kind: str
+    index: int | None = None
+    position: tuple[int, int] | None = None
+    weight: float = 1.0
+    pre_activation: bool = False
+    fn: Callable[[torch.Tensor], torch.Tensor] | None = field(default=None, compare=False)
+    label: str | None = None
+
+    def describe(self) -> str:
+        layer = f"{self.layer}:pre" if self.pre_activation else f"{self.layer}"
+        if self.kind == "custom":
+            return self.label or f"{layer}:custom"
+        if self.kind == "mean":
+            return f"mean({layer})"
+        if self.kind == "neuron":
+            where = "centre" if self.position is None else f"{self.position[0]},{self.position[1]}"
+            return f"{layer}[{self.index}@{where}]"
+        return f"{layer}[{self.index}]"
+
+
+class Objective:
+    """A scalar per image to maximize. Build with the helpers below; combine with + - * /."""
+
+    def __init__(self, terms: Iterable[Term], name: str | None = None):
+        self.terms = tuple(terms)
+        if not self.terms:
+            raise ActmaxError("an objective needs at least one term")
+        self._name = name
+
+    @property
+    def name(self) -> str:
+        if self._name:
+            return self._name
+        parts = []
+        for i, term in enumerate(self.terms):
+            w = term.weight
+            sign = "-" if w < 0 else ("+" if i else "")
+            scale = "" if abs(w) == 1 else f"{abs(w):g}·"
+            text = f"{scale}{term.describe()}"
+            parts.append(f"{sign} {text}" if i else f"{sign}{text}")
+        return " ".join(parts)
+
+    def __repr__(self) -> str:
+        return f"Objective({self.name})"
+
+    def named(self, name: str) -> Objective:
+        return Objective(self.terms, name)
+
+    def __add__(self, other: Objective | Real) -> Objective:
+        if isinstance(other, Real) and other == 0:  # lets sum() start from 0
+            return self
+        if not isinstance(other, Objective):
+            return NotImplemented
+        return Objective(self.terms + other.terms)
+
+    __radd__ = __add__
+
+    def __mul__(self, factor: Real) -> Objective:
+        if not isinstance(factor, Real):
+            return NotImplemented
+        return Objective(replace(t, weight=t.weight * float(factor)) for t in self.terms)
+
+    __rmul__ = __mul__
+
+    def __truediv__(self, factor: Real) -> Objective:
+        if not isinstance(factor, Real):
+            return NotImplemented
+        return self * (1.0 / float(factor))
+
+    def __neg__(self) -> Objective:
+        return self * -1.0
+
+    def __sub__(self, other: Objective) -> Objective:
+        if not isinstance(other, Objective):
+            return NotImplemented
+        return self + (-other)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Objective) and self.terms == other.terms
+
+    def __hash__(self) -> int:
+        return hash(self.terms)
+
+
+def unit(layer: LayerSpec, index: int, *, pre_activation: bool = False) -> Objective:
+    """Unit `index` of a dense layer; of a spatial layer, the mean of channel `index`."""
+    return Objective([Term(layer, "unit", int(index), pre_activation=pre_activation)])
+
+
+def units(
+    layer: LayerSpec,
+    indices: Sequence[int],
+    weights: Sequence[float] | None = None,
+    *,
+    pre_activation: bool = False,
+) -> Objective:
+    """A weighted sum of units (keras-vis' `filter_indices=[1, 7]` is the unweighted sum)."""
+    indices = list(indices)
+    weights = [1.0] * len(indices) if weights is None else [float(w) for w in weights]
+    if len(weights) != len(indices):
+        raise ActmaxError(f"{len(indices)} indices but {len(weights)} weights")
+    pairs = zip(indices, weights, strict=True)
+    return sum((w * unit(layer, i, pre_activation=pre_activation) for i, w in pairs), start=0)
+
+
+def logit(index: int, layer: LayerSpec = -1) -> Objective:
+    """A class's pre-activation (its logit): softmax swapped for linear, model untouched."""
+    return unit(layer, index, pre_activation=True)
+
+
+def channel(layer: LayerSpec, index: int, *, pre_activation: bool = False) -> Objective:
+    """The mean of one channel of a convolutional layer over all positions."""
+    return Objective([Term(layer, "channel", int(index), pre_activation=pre_activation)])
+
+
+def neuron(
+    layer: LayerSpec,
+    index: int,
+    y: int | None = None,
+    x: int | None = None,
+    *,
+    pre_activation: bool = False,
+) -> Objective:
+    """One channel at one position (the centre of the map when `y`, `x` are not given)."""
+    position = None if y is None and x is None else (int(y or 0), int(x or 0))
+    return Objective(
+        [Term(layer, "neuron", int(index), position=position, pre_activation=pre_activation)]
+    )
+
+
+def layer_mean(layer: LayerSpec, *, pre_activation: bool = False) -> Objective:
+    """The mean of every unit of a layer (keras-vis' `filter_indices=None`)."""
+    return Objective([Term(layer, "mean", pre_activation=pre_activation)])
+
+
+def custom(
+    layer: LayerSpec,
+    fn: Callable[[torch.Tensor], torch.Tensor],
+    name: str | None = None,
+    *,
+    pre_activation: bool = False,
+) -> Objective:
+    """Any differentiable `fn(activation) -> (N,)` of a layer's (channels-first) activation."""
+    return Objective([Term(layer, "custom", pre_activation=pre_activation, fn=fn, label=name)])
+
+
+class BatchObjective:
+    """Evaluates a different objective on every row of a batch in a few tensor operations.
+
+    Linear terms are compiled, per layer, into one weight mask with a row per image, so the value
+    of row i is `sum(mask[i] * activation[i])` whatever mix of targets the batch holds.
+    """
+
+    def __init__(self, objectives: Sequence[Objective], adapter: ModelAdapter):
+        if not objectives:
+            raise ActmaxError("no objectives given")
+        self.objectives = list(objectives)
+        self.adapter = adapter
+        self._rows: list[list[tuple[LayerRef, Term]]] = [
+            [(adapter.ref(t.layer, t.pre_activation), t) for t in obj.terms] for obj in objectives
+        ]
+        self.refs = sorted({ref for row in self._rows for ref, _ in row}, key=str)
+        self._masks: dict[tuple, torch.Tensor] | None = None
+        self._signature: tuple | None = None
+
+    def __len__(self) -> int:
+        return len(self.objectives)
+
+    def _build_masks(self, acts: dict[LayerRef, torch.Tensor]) -> dict[tuple, torch.Tensor]:
+        """Masks keyed by (ref, 'reduced' | 'full'); reduced masks act on channel means."""
+        masks: dict[tuple, torch.Tensor] = {}
+        n = len(self.objectives)
+        for row, terms in enumerate(self._rows):
+            for ref, term in terms:
+                if term.kind == "custom":
+                    continue
+                act = acts[ref]
+                shape = tuple(act.shape[1:])
+                spatial = len(shape) > 1
+                validate_term(term, ref, shape)
+                if term.kind == "mean":
+                    key = (ref, "full")
+                    masks.setdefault(key, act.new_zeros((n, *shape)))
+                    masks[key][row] += term.weight / max(1, act[0].numel())
+                elif term.kind == "neuron":
+                    key = (ref, "full")
+                    masks.setdefault(key, act.new_zeros((n, *shape)))
+                    y, x = term.position or (shape[1] // 2, shape[2] // 2 if len(shape) > 2 else 0)
+                    masks[key][(row, term.index, y, x)[: 1 + len(shape)]] += term.weight
+                else:  # unit, or channel mean of a spatial layer
+                    key = (ref, "reduced" if spatial else "full")
+                    masks.setdefault(key, act.new_zeros((n, shape[0])))
+                    masks[key][row, term.index] += term.weight
+        return masks
+
+    def __call__(self, acts: dict[LayerRef, torch.Tensor]) -> torch.Tensor:
+        """Per-row objective values, shape (N,)."""
+        n = len(self.objectives)
+        any_act = next(iter(acts.values()))
+        if any_act.shape[0] != n:
+            raise ActmaxError(f"batch has {any_act.shape[0]} rows but {n} objectives")
+        signature = tuple((str(r), tuple(a.shape), a.dtype, a.device) for r, a in acts.items())
+        if self._masks is None or signature != self._signature:
+            self._masks, self._signature = self._build_masks(acts), signature
+        total = any_act.new_zeros(n)
+        for (ref, form), mask in self._masks.items():
+            act = acts[ref]
+            if form == "reduced":
+                act = act.flatten(2).mean(2)
+            total = total + (mask * act).flatten(1).sum(1)
+        for row, terms in enumerate(self._rows):
+            for ref, term in terms:
+                if term.kind == "custom":
+                    value = term.fn(acts[ref][row : row + 1]).reshape(-1)
+                    total = total + term.weight * torch.nn.functional.pad(value, (row, n - row - 1))
+        return total
+
+
+def validate_term(term: Term, ref: LayerRef, shape: tuple[int, ...]) -> None:
+    """Check a term against the activation shape it will read, with an error that says why."""
+    if term.kind in ("channel", "neuron") and len(shape) < 2:
+        raise ActmaxError(
+            f"{term.kind}() needs a layer with spatial positions; {ref} has shape {shape} "
+            "(use unit() for dense layers)"
+        )
+    if term.kind in ("unit", "channel", "neuron"):
+        count = shape[0]
+        if not 0 <= term.index < count:
+            what = "units" if len(shape) == 1 else "channels"
+            raise ActmaxError(
+                f"index {term.index} is out of range for {ref}: it has {count} {what} "
+                f"(0..{count - 1})"
+            )
+    if term.kind == "neuron" and term.position is not None:
+        for axis, (pos, size) in enumerate(zip(term.position, shape[1:], strict=False)):
+            if not 0 <= pos < size:
+                raise ActmaxError(
+                    f"position {term.position} is outside {ref}'s {shape[1:]} map "
+                    f"(axis {axis} has 0..{size - 1})"
+                )
