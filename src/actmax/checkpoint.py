@@ -10,7 +10,7 @@ import json
 from pathlib import Path
 
 import torch
-from safetensors import SafetensorsError
+from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 from torch import nn
 
@@ -53,7 +53,7 @@ def load_model(path: str | Path, device: str | torch.device = "cpu") -> nn.Modul
     model = build_model(architecture, **config)
     try:
         state = load_file(str(weights_file), device=str(device))
-    except (SafetensorsError, OSError, ValueError) as exc:
+    except (SafetensorError, OSError, ValueError) as exc:
         raise ActmaxError(f"{weights_file} is corrupt ({exc})") from None
     try:
         model.load_state_dict(state)
