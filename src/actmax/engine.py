@@ -25,11 +25,11 @@ import numpy as np
 import torch
 from torch import nn
 
+from . import regularizers
 from .adapters import ModelAdapter, as_adapter
 from .errors import ActmaxError
 from .objectives import BatchObjective, Objective
 from .recipes import Recipe, get_recipe
-from .regularizers import lp_norm, total_variation
 from .result import VisualizationResult, write_gif
 from .transforms import RandomTransforms
 
@@ -166,7 +166,7 @@ def _optimize(
     act_w, tv_w, lp_w = (torch.tensor(weights[k], device=device, dtype=dtype) for k in weights)
     use_tv, use_lp = bool(np.any(weights["tv"])), bool(np.any(weights["lp"]))
     opt = recipe.optimizer(x0, input_range, iterations)
-    tv_fn = functools.partial(total_variation, full=recipe.tv_full)
+    tv_fn = functools.partial(regularizers.total_variation, full=recipe.tv_full)
     history = torch.empty(iterations, len(HISTORY_KEYS), x0.shape[0], device=device, dtype=dtype)
     if recipe.keep_best:
         best_loss = torch.full((x0.shape[0],), math.inf, device=device, dtype=dtype)
@@ -174,15 +174,15 @@ def _optimize(
     frames, frame_every = [], max(1, iterations // GIF_FRAMES)
     # Check the objectives against the model before any work is done; for recipes with
     # relative weights, scale the priors by how strongly each objective reacts to its input.
-    start = opt.input()
-    values = _objective(adapter, batch, start)
+    with torch.set_grad_enabled(recipe.relative_weights):
+        values = _objective(adapter, batch, opt.input())
     _check_finite(values.detach().cpu().numpy(), titles, "at the start")
     if recipe.relative_weights:
         (grad,) = torch.autograd.grad(values.sum(), opt.param)
         sensitivity = grad.abs().flatten(1).mean(1)
         sensitivity = torch.where(sensitivity > 0, sensitivity, torch.ones_like(sensitivity))
         tv_w, lp_w = tv_w * sensitivity, lp_w * sensitivity
-    del start, values
+    del values
     steps = range(iterations)
     if progress:
         from tqdm.auto import tqdm
@@ -194,7 +194,7 @@ def _optimize(
         seen = transforms(x, t) if transforms.enabled else x
         values = _objective(adapter, batch, seen)
         tv = _term(tv_fn, x, tv_beta, use_tv)
-        lp = _term(lp_norm, x, p, use_lp)
+        lp = _term(regularizers.lp_norm, x, p, use_lp)
         loss = -act_w * values + tv_w * tv + lp_w * lp
         (grad,) = torch.autograd.grad(loss.sum(), opt.param)
         with torch.no_grad():
@@ -216,7 +216,7 @@ def _optimize(
         if recipe.keep_best:  # the final iterate competes too, scored on itself
             values = _objective(adapter, batch, last)
             tv = _term(tv_fn, last, tv_beta, True)
-            lp = _term(lp_norm, last, p, True)
+            lp = _term(regularizers.lp_norm, last, p, True)
             loss = -act_w * values + tv_w * tv + lp_w * lp
             better = (loss < best_loss).view((-1,) + (1,) * (last.dim() - 1))
             last = torch.where(better, last, best_x)

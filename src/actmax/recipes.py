@@ -23,7 +23,8 @@ display image          contrast stretch (`deprocess_input`)      the input mappe
 
 keras-vis scored the image *before* each update but stored the image *after* it, so it returned
 an image whose loss it never measured. Here every candidate, the final iterate included, is
-scored on itself, and the returned input is exactly the one whose loss was lowest.
+scored on itself, and the returned input is exactly the one whose loss was lowest (with jitter
+switched on, a loss is that of the shifted view the model saw at that step).
 """
 
 from __future__ import annotations
