@@ -25,7 +25,7 @@ from ..objectives import BatchObjective, Objective, logit, unit
 Target = int | Objective | Sequence[int | Objective] | np.ndarray | torch.Tensor | None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Attribution:
     """Heat maps explaining a batch of predictions, as plain arrays.
 
