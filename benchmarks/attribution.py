@@ -53,7 +53,7 @@ def main() -> None:
     def options(method: str) -> dict:
         return {"samples": args.samples} if method == "smoothgrad" else {}
 
-    base = None
+    base, batched = None, {}
     for method in METHODS:
         explain(model, x[:8], y[:8], method, **options(method))  # warm-up
         times = []
@@ -66,12 +66,24 @@ def main() -> None:
         seconds = statistics.median(times)
         rate = len(x) / seconds
         base = base or rate
+        batched[method] = rate
         rho = "-"
         if args.run:
             again = explain(random_model, x, y, method, **options(method)).maps
             rho = f"{np.nanmean(rank_correlation(maps, again)):.2f}"
         label = f"{method} (n={args.samples})" if method == "smoothgrad" else method
         print(f"{label:<22}{seconds:>9.3f}{rate:>10.0f}{rate / base:>11.2f}{rho:>13}")
+
+    count = min(64, len(x))
+    for method in ("vanilla", "gradcam"):  # what a keras-vis style loop over images costs
+        start = time.perf_counter()
+        for i in range(count):
+            explain(model, x[i : i + 1], y[i : i + 1], method)
+        rate = count / (time.perf_counter() - start)
+        print(
+            f"{method} one image per call: {rate:.0f} maps/s "
+            f"(batched is {batched[method] / rate:.1f}x faster)"
+        )
 
 
 if __name__ == "__main__":
