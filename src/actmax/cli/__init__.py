@@ -40,3 +40,7 @@ def main(argv: list[str] | None = None) -> int:
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())
+
+from .train import train  # noqa: E402
+
+cli.add_command(train)
