@@ -8,7 +8,9 @@ The confusion matrix follows scikit-learn's convention: rows are true classes, c
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import TypeVar
 
 import numpy as np
 import torch
@@ -16,6 +18,56 @@ import torch.nn.functional as F
 from torch import nn
 
 Forward = Callable[[torch.Tensor], torch.Tensor]
+T = TypeVar("T")
+
+
+class BatchWorkers:
+    """Runs one function on the slices of a batch at the same time, one slice per CPU thread.
+
+    Each thread runs single-threaded PyTorch ops (PyTorch releases the GIL inside them), so a
+    batch is worked on by all cores without OpenMP's per-op fork and join, which costs a lot on
+    small tensors and stalls badly when the machine is busy. Results come back in slice order,
+    so anything combined from them is deterministic. Use as a context manager.
+    """
+
+    def __init__(self, threads: int):
+        self.threads = max(1, int(threads))
+        self._pool: ThreadPoolExecutor | None = None
+        self._previous_threads = 1
+
+    def __enter__(self) -> BatchWorkers:
+        self._previous_threads = torch.get_num_threads()
+        if self.threads > 1:
+            torch.set_num_threads(1)
+            self._pool = ThreadPoolExecutor(
+                self.threads - 1, thread_name_prefix="actmax-batch", initializer=_one_thread
+            )
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
+            torch.set_num_threads(self._previous_threads)
+
+    def slices(self, n: int) -> list[slice]:
+        """`n` items cut into at most `threads` nearly equal, contiguous, non-empty slices."""
+        parts = min(self.threads, n)
+        bounds = [round(i * n / parts) for i in range(parts + 1)]
+        return [slice(a, b) for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
+
+    def map(self, fn: Callable[[slice], T], n: int) -> list[T]:
+        """`[fn(s) for s in self.slices(n)]`, the slices worked on concurrently."""
+        parts = self.slices(n)
+        if self._pool is None or len(parts) == 1:
+            return [fn(part) for part in parts]
+        futures = [self._pool.submit(fn, part) for part in parts[1:]]
+        first = fn(parts[0])  # the calling thread takes a share too
+        return [first, *(f.result() for f in futures)]
+
+
+def _one_thread() -> None:
+    torch.set_num_threads(1)
 
 
 def logits_of(model: nn.Module) -> Forward:
@@ -45,8 +97,12 @@ def evaluate(
     batch_size: int = 2000,
     forward: Forward | None = None,
     device: str | torch.device | None = None,
+    workers: BatchWorkers | None = None,
 ) -> Evaluation:
-    """Evaluate in inference mode and large batches; the model's train/eval mode is restored."""
+    """Evaluate in inference mode and large batches; the model's train/eval mode is restored.
+
+    With `workers`, each batch is shared out among their CPU threads.
+    """
     if batch_size < 1:
         raise ValueError(f"batch_size must be positive, got {batch_size}")
     forward = forward if forward is not None else logits_of(model)
@@ -59,14 +115,22 @@ def evaluate(
     was_training = model.training
     model.eval()
     try:
-        with torch.inference_mode():
-            for start in range(0, n, batch_size):
-                xb = x[start : start + batch_size].to(device, non_blocking=True)
-                yb = y[start : start + batch_size].to(device, non_blocking=True)
-                logits = forward(xb).float()
-                loss_sum += F.cross_entropy(logits, yb, reduction="sum").double()
-                predictions[start : start + len(yb)] = logits.argmax(dim=1)
-            correct = (predictions == y.to(device)).sum()
+        for start in range(0, n, batch_size):
+            xb = x[start : start + batch_size].to(device, non_blocking=True)
+            yb = y[start : start + batch_size].to(device, non_blocking=True)
+
+            def run(part: slice, xb=xb, yb=yb) -> tuple[torch.Tensor, torch.Tensor]:
+                with torch.inference_mode():  # a per-thread setting: enter it in each thread
+                    logits = forward(xb[part]).float()
+                    loss = F.cross_entropy(logits, yb[part], reduction="sum").double()
+                    return loss, logits.argmax(dim=1)
+
+            parts = workers.map(run, len(yb)) if workers is not None else [run(slice(None))]
+            with torch.inference_mode():
+                for loss, _ in parts:
+                    loss_sum += loss
+                predictions[start : start + len(yb)] = torch.cat([p for _, p in parts])
+        correct = (predictions == y.to(device)).sum()
     finally:
         model.train(was_training)
     return Evaluation(

@@ -28,7 +28,8 @@ import hashlib
 import json
 import platform
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, fields, replace
 from functools import lru_cache
 from pathlib import Path
@@ -43,7 +44,14 @@ from tqdm.auto import tqdm
 from .checkpoint import save_model
 from .data import VENDORED_SHA256, Mnist, load_mnist, sha256
 from .errors import ActmaxError, DataError
-from .evaluation import Evaluation, Forward, classification_report, evaluate, logits_of
+from .evaluation import (
+    BatchWorkers,
+    Evaluation,
+    Forward,
+    classification_report,
+    evaluate,
+    logits_of,
+)
 from .io import write_json
 from .models import ARCHITECTURES, LabCNN, build_model
 from .runs import RunFolder, TrainingState
@@ -232,12 +240,71 @@ def _restore_rng(states: dict[str, torch.Tensor], generator: torch.Generator, de
         torch.cuda.set_rng_state(states["cuda"], device)
 
 
+@contextmanager
+def channels_last_weights(model: nn.Module, enabled: bool = True) -> Iterator[nn.Module]:
+    """Keep 4-d weights channels-last inside the block (oneDNN's fast layout), as before after."""
+    if enabled:
+        model.to(memory_format=torch.channels_last)
+    try:
+        yield model
+    finally:
+        if enabled:
+            model.to(memory_format=torch.contiguous_format)
+
+
 def _match_layouts(optimizer: torch.optim.Optimizer) -> None:
     """Give loaded optimizer buffers their parameter's memory layout (as a fresh run has)."""
     for param, state in optimizer.state.items():
         for name, value in state.items():
             if isinstance(value, torch.Tensor) and value.shape == param.shape:
                 state[name] = torch.empty_like(param).copy_(value)
+
+
+def splits_safely(model: nn.Module) -> bool:
+    """Whether a training batch may be cut into slices trained concurrently with the same result.
+
+    Not for models with batch statistics (batch/instance norm: the slices would see different
+    statistics and update the running ones concurrently) or random layers (dropout: the random
+    draws of concurrent threads interleave, so a seed no longer fixes the run).
+    """
+    unsafe = (nn.modules.batchnorm._NormBase, nn.modules.dropout._DropoutNd, nn.RReLU)
+    return not any(isinstance(module, unsafe) for module in model.modules())
+
+
+def _train_step(
+    model_params: list[nn.Parameter],
+    forward: Forward,
+    optimizer: torch.optim.Optimizer,
+    xb: torch.Tensor,
+    yb: torch.Tensor,
+    workers: BatchWorkers | None,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """One optimizer step on a batch; returns the batch's summed loss and number of hits."""
+    if workers is None:
+        logits = forward(xb)
+        loss = F.cross_entropy(logits, yb)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        return loss.detach() * len(yb), (logits.detach().argmax(dim=1) == yb).sum()
+
+    total = len(yb)
+
+    def part(rows: slice) -> tuple[torch.Tensor, torch.Tensor, tuple]:
+        logits = forward(xb[rows])
+        loss = F.cross_entropy(logits, yb[rows], reduction="sum")
+        grads = torch.autograd.grad(loss / total, model_params, allow_unused=True)
+        return loss.detach(), (logits.detach().argmax(dim=1) == yb[rows]).sum(), grads
+
+    parts = workers.map(part, total)
+    for i, param in enumerate(model_params):  # summed in slice order: deterministic
+        grad = None
+        for _, _, grads in parts:
+            if grads[i] is not None:
+                grad = grads[i] if grad is None else grad.add_(grads[i])
+        param.grad = grad
+    optimizer.step()
+    return sum(p[0] for p in parts), sum(p[1] for p in parts)
 
 
 def fit(
@@ -255,6 +322,7 @@ def fit(
     forward: Forward | None = None,
     channels_last: bool = True,
     threads: int | None = None,
+    parallel: bool | None = None,
     state: TrainingState | None = None,
     on_epoch_end: EpochCallback | None = None,
     progress: bool = True,
@@ -266,6 +334,10 @@ def fit(
     and must draw its randomness from `generator` so that the seed covers it. `state` continues
     from a checkpoint; `on_epoch_end(state)` receives the state after every epoch (to save it).
     A KeyboardInterrupt stops training at once, leaving the last state handed out intact.
+
+    On a CPU with `threads` > 1 (default: PyTorch's thread count), each batch is cut into one
+    slice per thread, trained concurrently, and the gradients are summed in a fixed order
+    (`parallel=None`: whenever `splits_safely(model)`); otherwise ops use `threads` threads.
     """
     if epochs < 1 or batch_size < 1:
         raise ValueError(f"epochs and batch_size must be positive, got {epochs}, {batch_size}")
@@ -276,18 +348,25 @@ def fit(
         raise ValueError(f"x and y must be non-empty and of equal length, got {len(x)}, {len(y)}")
     n, steps = len(x), -(-len(x) // batch_size)
     model.to(device)
-    if channels_last:
-        model.to(memory_format=torch.channels_last)
     optimizer = optimizer if optimizer is not None else KerasRMSprop(model.parameters())
     forward = forward if forward is not None else training_logits(model)
     generator = torch.Generator().manual_seed(seed)
     history: History = {k: [] for k in HISTORY_KEYS}
     previous_threads = torch.get_num_threads()
-    if threads is not None:
-        torch.set_num_threads(threads)
+    threads = threads if threads is not None else previous_threads
+    if parallel is None:
+        parallel = splits_safely(model)
+    parallel = parallel and device.type == "cpu" and threads > 1
+    params = [p for p in model.parameters() if p.requires_grad]
     rng_devices = [device] if device.type == "cuda" else []
+    torch.set_num_threads(threads)
     try:
-        with torch.random.fork_rng(devices=rng_devices):
+        with (
+            torch.random.fork_rng(devices=rng_devices),
+            BatchWorkers(threads if parallel else 1) as pool,
+            channels_last_weights(model, channels_last),
+        ):
+            workers = pool if parallel else None
             torch.manual_seed(seed)
             start = 0
             if state is not None:
@@ -317,14 +396,9 @@ def fit(
                         xb, yb = x[index], y[index]
                         if augment is not None:
                             xb = augment(xb, generator)
-                        logits = forward(xb)
-                        loss = F.cross_entropy(logits, yb)
-                        optimizer.zero_grad(set_to_none=True)
-                        loss.backward()
-                        optimizer.step()
-                        with torch.no_grad():
-                            loss_sum += loss.detach() * len(yb)
-                            correct += (logits.argmax(dim=1) == yb).sum()
+                        batch_loss, hits = _train_step(params, forward, optimizer, xb, yb, workers)
+                        loss_sum += batch_loss
+                        correct += hits
                         if progress and ((step + 1) % every == 0 or step + 1 == steps):
                             seen = min((step + 1) * batch_size, n)
                             bar.set_postfix(
@@ -336,7 +410,9 @@ def fit(
                     history["loss"].append(loss_sum.item() / n)
                     history["accuracy"].append(correct.item() / n)
                     if validation_data is not None:
-                        val = evaluate(model, *validation_data, forward=forward, device=device)
+                        val = evaluate(
+                            model, *validation_data, forward=forward, device=device, workers=workers
+                        )
                         history["val_loss"].append(val.loss)
                         history["val_accuracy"].append(val.accuracy)
                         bar.set_postfix(
@@ -358,8 +434,6 @@ def fit(
                     )
     finally:
         torch.set_num_threads(previous_threads)
-        if channels_last:
-            model.to(memory_format=torch.contiguous_format)
     return history
 
 
@@ -467,7 +541,21 @@ def train(
         on_epoch_end=checkpoint,
         progress=progress,
     )
-    test = evaluate(model, data.x_test, data.y_test, forward=training_logits(model))
+    # evaluated the way fit() validates, so the numbers equal the last epoch's validation
+    eval_threads = threads if threads is not None else torch.get_num_threads()
+    parallel = torch_device.type == "cpu" and eval_threads > 1 and splits_safely(model)
+    with (
+        BatchWorkers(eval_threads if parallel else 1) as pool,
+        channels_last_weights(model),
+    ):
+        test = evaluate(
+            model,
+            data.x_test,
+            data.y_test,
+            forward=training_logits(model),
+            device=torch_device,
+            workers=pool if parallel else None,
+        )
     report = classification_report(data.y_test, test.predictions, data.n_classes)
     save_model(model, run.path, config.architecture)
     figures = save_training_figures(history, np.asarray(report["confusion_matrix"]), run.path)
