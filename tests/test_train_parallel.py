@@ -15,6 +15,15 @@ def test_slices_cover_a_batch_in_order():
     with workers:
         assert workers.map(lambda s: list(range(10))[s], 10) == [[0, 1, 2], [3, 4, 5, 6], [7, 8, 9]]
     assert torch.get_num_threads() == 2  # restored
+    assert (BatchWorkers.for_cpu(2, 128).workers, BatchWorkers.for_cpu(2, 128).threads_each) == (
+        2,
+        1,
+    )
+    assert (BatchWorkers.for_cpu(16, 128).workers, BatchWorkers.for_cpu(16, 128).threads_each) == (
+        4,
+        4,
+    )
+    assert BatchWorkers.for_cpu(4, 40).workers == 1
 
 
 def test_a_batch_trained_in_slices_takes_the_same_step():

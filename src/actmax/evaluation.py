@@ -22,25 +22,30 @@ T = TypeVar("T")
 
 
 class BatchWorkers:
-    """Runs one function on the slices of a batch at the same time, one slice per CPU thread.
+    """Runs one function on the slices of a batch at the same time, one slice per worker thread.
 
-    Each thread runs single-threaded PyTorch ops (PyTorch releases the GIL inside them), so a
-    batch is worked on by all cores without OpenMP's per-op fork and join, which costs a lot on
-    small tensors and stalls badly when the machine is busy. Results come back in slice order,
-    so anything combined from them is deterministic. Use as a context manager.
+    Each worker runs PyTorch ops with `threads_each` threads (PyTorch releases the GIL inside
+    them), so on a small CPU a batch is worked on by all cores without OpenMP's per-op fork and
+    join, which costs a lot on small tensors and stalls badly when the machine is busy. Results
+    come back in slice order, so anything combined from them is deterministic. The calling
+    thread is one of the workers. Use as a context manager.
     """
 
-    def __init__(self, threads: int):
-        self.threads = max(1, int(threads))
+    def __init__(self, workers: int, threads_each: int = 1):
+        self.workers = max(1, int(workers))
+        self.threads_each = max(1, int(threads_each))
         self._pool: ThreadPoolExecutor | None = None
-        self._previous_threads = 1
+        self._previous_threads: int | None = None
 
     def __enter__(self) -> BatchWorkers:
-        self._previous_threads = torch.get_num_threads()
-        if self.threads > 1:
-            torch.set_num_threads(1)
+        if self.workers > 1:
+            self._previous_threads = torch.get_num_threads()
+            torch.set_num_threads(self.threads_each)
             self._pool = ThreadPoolExecutor(
-                self.threads - 1, thread_name_prefix="actmax-batch", initializer=_one_thread
+                self.workers - 1,
+                thread_name_prefix="actmax-batch",
+                initializer=torch.set_num_threads,
+                initargs=(self.threads_each,),
             )
         return self
 
@@ -48,11 +53,13 @@ class BatchWorkers:
         if self._pool is not None:
             self._pool.shutdown(wait=True, cancel_futures=True)
             self._pool = None
+        if self._previous_threads is not None:
             torch.set_num_threads(self._previous_threads)
+            self._previous_threads = None
 
     def slices(self, n: int) -> list[slice]:
-        """`n` items cut into at most `threads` nearly equal, contiguous, non-empty slices."""
-        parts = min(self.threads, n)
+        """`n` items cut into at most `workers` nearly equal, contiguous, non-empty slices."""
+        parts = max(1, min(self.workers, n))
         bounds = [round(i * n / parts) for i in range(parts + 1)]
         return [slice(a, b) for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
 
@@ -65,9 +72,11 @@ class BatchWorkers:
         first = fn(parts[0])  # the calling thread takes a share too
         return [first, *(f.result() for f in futures)]
 
-
-def _one_thread() -> None:
-    torch.set_num_threads(1)
+    @classmethod
+    def for_cpu(cls, threads: int, batch_size: int, min_rows: int = 32) -> BatchWorkers:
+        """One worker per thread, but no slice under `min_rows` rows: spare threads go inside."""
+        workers = max(1, min(threads, batch_size // min_rows))
+        return cls(workers, threads_each=max(1, threads // workers))
 
 
 def logits_of(model: nn.Module) -> Forward:

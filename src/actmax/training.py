@@ -11,15 +11,18 @@ Keras semantics where PyTorch's defaults differ:
   data, evaluated after every epoch.
 
 Speed (measured by `benchmarks/train.py`): the whole data set stays in one tensor and batches are
-gathered by a per-epoch permutation (no DataLoader, no workers); convolutions run channels-last
-(oneDNN's fast layout); for the lab CNN, ReLU is applied after each max-pool, which gives identical
-values and gradients on a quarter of the elements; evaluation runs in inference mode in large
-batches; the optimizer updates all tensors at once (`torch._foreach_*`).
+gathered by a per-epoch permutation (no DataLoader and no loader processes); on a CPU each batch
+is cut into one slice per core, the slices run concurrently on single-threaded ops and their
+gradients are summed in a fixed order (OpenMP's per-op threading costs more than it gains on
+tensors this small, and stalls when the machine is busy); convolutions run channels-last
+(oneDNN's fast layout); for the lab CNN, ReLU is applied after each max-pool, which gives
+identical values and gradients on a quarter of the elements; evaluation runs in inference mode
+in large batches; the optimizer updates all tensors at once (`torch._foreach_*`).
 
 Reproducibility: a seed fixes the initial weights, the shuffling and any augmentation, so a run is
-repeatable bit for bit on a CPU with the same thread count. A checkpoint after every epoch holds
-the model, optimizer state, history and random-generator states, so a resumed run ends exactly
-where an uninterrupted one would.
+repeatable bit for bit on a CPU with the same thread count (which sets the slicing). A checkpoint
+after every epoch holds the model, optimizer state, history and random-generator states, so a
+resumed run ends exactly where an uninterrupted one would.
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ import json
 import platform
 import time
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import asdict, dataclass, fields, replace
 from functools import lru_cache
 from pathlib import Path
@@ -363,10 +366,9 @@ def fit(
     try:
         with (
             torch.random.fork_rng(devices=rng_devices),
-            BatchWorkers(threads if parallel else 1) as pool,
+            BatchWorkers.for_cpu(threads, batch_size) if parallel else nullcontext() as workers,
             channels_last_weights(model, channels_last),
         ):
-            workers = pool if parallel else None
             torch.manual_seed(seed)
             start = 0
             if state is not None:
@@ -544,17 +546,15 @@ def train(
     # evaluated the way fit() validates, so the numbers equal the last epoch's validation
     eval_threads = threads if threads is not None else torch.get_num_threads()
     parallel = torch_device.type == "cpu" and eval_threads > 1 and splits_safely(model)
-    with (
-        BatchWorkers(eval_threads if parallel else 1) as pool,
-        channels_last_weights(model),
-    ):
+    workers = BatchWorkers.for_cpu(eval_threads, config.batch_size) if parallel else nullcontext()
+    with workers as pool, channels_last_weights(model):
         test = evaluate(
             model,
             data.x_test,
             data.y_test,
             forward=training_logits(model),
             device=torch_device,
-            workers=pool if parallel else None,
+            workers=pool,
         )
     report = classification_report(data.y_test, test.predictions, data.n_classes)
     save_model(model, run.path, config.architecture)
