@@ -26,8 +26,8 @@ def _explicit(ctx: click.Context, name: str) -> bool:
 def _given_settings(ctx: click.Context, values: dict) -> dict:
     """The training settings set by flags on the command line (not left at their defaults)."""
     given = {field: values[flag] for flag, field in SETTINGS.items() if _explicit(ctx, flag)}
-    if "data" in given:
-        given["data"] = str(given["data"])
+    if "data" in given:  # absolute, so that a run can be resumed from anywhere
+        given["data"] = str(Path(given["data"]).expanduser().resolve())
     return given
 
 
