@@ -103,7 +103,7 @@ def evaluate(
     x: np.ndarray | torch.Tensor,
     y: np.ndarray | torch.Tensor,
     *,
-    batch_size: int = 2000,
+    batch_size: int = 512,
     forward: Forward | None = None,
     device: str | torch.device | None = None,
     workers: BatchWorkers | None = None,
