@@ -310,6 +310,45 @@ def _train_step(
     return sum(p[0] for p in parts), sum(p[1] for p in parts)
 
 
+def _train_epoch(
+    model: nn.Module,
+    forward: Forward,
+    optimizer: torch.optim.Optimizer,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    order: torch.Tensor,
+    batch_size: int,
+    augment: Augment | None,
+    generator: torch.Generator,
+    workers: BatchWorkers | None,
+    bar: tqdm | None,
+) -> tuple[float, float]:
+    """One pass over the data in `order`; returns the epoch's mean loss and accuracy (Keras')."""
+    model.train()
+    params = [p for p in model.parameters() if p.requires_grad]
+    n, steps = len(order), -(-len(order) // batch_size)
+    loss_sum = torch.zeros((), dtype=torch.float64, device=x.device)
+    hits = torch.zeros((), dtype=torch.long, device=x.device)
+    every = max(1, steps // 25)  # the bar's numbers cost a device sync: refresh them now and then
+    for step in range(steps):
+        index = order[step * batch_size : (step + 1) * batch_size]
+        xb, yb = x[index], y[index]
+        if augment is not None:
+            xb = augment(xb, generator)
+        batch_loss, batch_hits = _train_step(params, forward, optimizer, xb, yb, workers)
+        loss_sum += batch_loss
+        hits += batch_hits
+        if bar is not None and ((step + 1) % every == 0 or step + 1 == steps):
+            seen = min((step + 1) * batch_size, n)
+            bar.set_postfix(
+                loss=f"{loss_sum.item() / seen:.4f}",
+                accuracy=f"{hits.item() / seen:.4f}",
+                refresh=False,
+            )
+            bar.update(step + 1 - bar.n)
+    return loss_sum.item() / n, hits.item() / n
+
+
 def fit(
     model: nn.Module,
     x: np.ndarray | torch.Tensor,
@@ -349,7 +388,6 @@ def fit(
     y = torch.as_tensor(y).long().to(device)
     if len(x) != len(y) or len(x) == 0:
         raise ValueError(f"x and y must be non-empty and of equal length, got {len(x)}, {len(y)}")
-    n, steps = len(x), -(-len(x) // batch_size)
     model.to(device)
     optimizer = optimizer if optimizer is not None else KerasRMSprop(model.parameters())
     forward = forward if forward is not None else training_logits(model)
@@ -360,7 +398,6 @@ def fit(
     if parallel is None:
         parallel = splits_safely(model)
     parallel = parallel and device.type == "cpu" and threads > 1
-    params = [p for p in model.parameters() if p.requires_grad]
     rng_devices = [device] if device.type == "cuda" else []
     torch.set_num_threads(threads)
     try:
@@ -380,49 +417,29 @@ def fit(
                 start = state.epoch
             for epoch in range(start, epochs):
                 began = time.perf_counter()
-                model.train()
-                order = torch.randperm(n, generator=generator).to(device)
-                loss_sum = torch.zeros((), dtype=torch.float64, device=device)
-                correct = torch.zeros((), dtype=torch.long, device=device)
-                every = max(1, steps // 25)
+                order = torch.randperm(len(x), generator=generator).to(device)
                 with tqdm(
-                    total=steps,
+                    total=-(-len(x) // batch_size),
                     desc=f"epoch {epoch + 1}/{epochs}",
                     unit="step",
                     disable=not progress,
                     dynamic_ncols=True,
-                    leave=True,
                 ) as bar:
-                    for step in range(steps):
-                        index = order[step * batch_size : (step + 1) * batch_size]
-                        xb, yb = x[index], y[index]
-                        if augment is not None:
-                            xb = augment(xb, generator)
-                        batch_loss, hits = _train_step(params, forward, optimizer, xb, yb, workers)
-                        loss_sum += batch_loss
-                        correct += hits
-                        if progress and ((step + 1) % every == 0 or step + 1 == steps):
-                            seen = min((step + 1) * batch_size, n)
-                            bar.set_postfix(
-                                loss=f"{loss_sum.item() / seen:.4f}",
-                                accuracy=f"{correct.item() / seen:.4f}",
-                                refresh=False,
-                            )
-                            bar.update(step + 1 - bar.n)
-                    history["loss"].append(loss_sum.item() / n)
-                    history["accuracy"].append(correct.item() / n)
+                    loss, accuracy = _train_epoch(
+                        model, forward, optimizer, x, y, order, batch_size, augment, generator,
+                        workers, bar if progress else None,
+                    )  # fmt: skip
+                    history["loss"].append(loss)
+                    history["accuracy"].append(accuracy)
+                    summary = {"loss": loss, "accuracy": accuracy}
                     if validation_data is not None:
                         val = evaluate(
                             model, *validation_data, forward=forward, device=device, workers=workers
                         )
                         history["val_loss"].append(val.loss)
                         history["val_accuracy"].append(val.accuracy)
-                        bar.set_postfix(
-                            loss=f"{history['loss'][-1]:.4f}",
-                            accuracy=f"{history['accuracy'][-1]:.4f}",
-                            val_loss=f"{val.loss:.4f}",
-                            val_accuracy=f"{val.accuracy:.4f}",
-                        )
+                        summary.update(val_loss=val.loss, val_accuracy=val.accuracy)
+                    bar.set_postfix({k: f"{v:.4f}" for k, v in summary.items()})
                     history["seconds"].append(time.perf_counter() - began)
                 if on_epoch_end is not None:
                     on_epoch_end(
