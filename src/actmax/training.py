@@ -426,9 +426,18 @@ def fit(
                     dynamic_ncols=True,
                 ) as bar:
                     loss, accuracy = _train_epoch(
-                        model, forward, optimizer, x, y, order, batch_size, augment, generator,
-                        workers, bar if progress else None,
-                    )  # fmt: skip
+                        model,
+                        forward,
+                        optimizer,
+                        x,
+                        y,
+                        order,
+                        batch_size,
+                        augment,
+                        generator,
+                        workers,
+                        bar if progress else None,
+                    )
                     history["loss"].append(loss)
                     history["accuracy"].append(accuracy)
                     summary = {"loss": loss, "accuracy": accuracy}
