@@ -14,8 +14,8 @@ from ..training import train as run_training
 
 LAB = TrainConfig()
 
-# Flags that are training settings, with the TrainConfig field each one sets.
-SETTINGS = {"epochs": "epochs", "batch_size": "batch_size", "seed": "seed", "data": "data"}
+# The flags that set a TrainConfig field of the same name.
+SETTINGS = ("epochs", "batch_size", "seed", "data")
 
 
 def _explicit(ctx: click.Context, name: str) -> bool:
@@ -25,7 +25,7 @@ def _explicit(ctx: click.Context, name: str) -> bool:
 
 def _given_settings(ctx: click.Context, values: dict) -> dict:
     """The training settings set by flags on the command line (not left at their defaults)."""
-    given = {field: values[flag] for flag, field in SETTINGS.items() if _explicit(ctx, flag)}
+    given = {name: values[name] for name in SETTINGS if _explicit(ctx, name)}
     if "data" in given:  # absolute, so that a run can be resumed from anywhere
         given["data"] = str(Path(given["data"]).expanduser().resolve())
     return given
