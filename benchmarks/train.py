@@ -3,6 +3,7 @@
     python benchmarks/train.py                 # 10 epochs each, the lab's settings
     python benchmarks/train.py --epochs 2      # a quick look
     python benchmarks/train.py --repeat 3      # best of three (use on a busy machine)
+    python benchmarks/train.py --epochs 1 --ablation   # each speed-up on its own
 
 Both train the same network from the same Keras-style initialization with RMSprop (lr 1e-3,
 rho 0.9, eps 1e-7), batch 128, and evaluate on the test set after every epoch. The plain loop is
@@ -60,8 +61,12 @@ def plain_pytorch_loop(data, epochs: int, seed: int) -> tuple[list[float], float
     return seconds, accuracy
 
 
-def actmax_fit(data, epochs: int, seed: int, threads: int | None) -> tuple[list[float], float]:
+def actmax_fit(
+    data, epochs: int, seed: int, threads: int | None, **options
+) -> tuple[list[float], float]:
     model = build_model("lab_cnn", seed=seed)
+    if options.pop("plain_forward", False):
+        options["forward"] = model.logits
     history = fit(
         model,
         data.x_train,
@@ -73,8 +78,18 @@ def actmax_fit(data, epochs: int, seed: int, threads: int | None) -> tuple[list[
         seed=seed,
         threads=threads,
         progress=False,
+        **options,
     )
     return history["seconds"], history["val_accuracy"][-1]
+
+
+# Where the time goes: actmax's speed-ups switched on one at a time.
+ABLATION = {
+    "tensors": {"channels_last": False, "plain_forward": True, "parallel": False},
+    "+channels-last": {"plain_forward": True, "parallel": False},
+    "+relu-after-pool": {"parallel": False},
+    "+batch slices": {},
+}
 
 
 def measure(name: str, run, repeat: int, n_images: int) -> float:
@@ -91,10 +106,10 @@ def measure(name: str, run, repeat: int, n_images: int) -> float:
     wall, cpu, seconds, accuracy = best
     per_epoch = sum(seconds) / len(seconds)
     print(
-        f"{name:>14}: {per_epoch:6.2f} s/epoch  {n_images / per_epoch:8.0f} images/s  "
+        f"{name:>16}: {per_epoch:6.2f} s/epoch  {n_images / per_epoch:8.0f} images/s  "
         f"total {wall:6.1f} s  (CPU {cpu:6.1f} s)  test accuracy {accuracy:.4f}"
     )
-    print(f"{'':>14}  epochs: " + " ".join(f"{s:.2f}" for s in seconds))
+    print(f"{'':>16}  epochs: " + " ".join(f"{s:.2f}" for s in seconds))
     return wall / len(seconds)
 
 
@@ -106,6 +121,12 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=None, help="default: PyTorch's")
     parser.add_argument("--repeat", type=int, default=1, help="report the best of N runs")
     parser.add_argument("--no-baseline", action="store_true")
+    parser.add_argument(
+        "--ablation",
+        action="store_true",
+        help="also time each speed-up on its own (tensors + randperm instead of a DataLoader, "
+        "channels-last, ReLU after max-pool, batch slices on the cores)",
+    )
     args = parser.parse_args()
 
     data = load_mnist()
@@ -122,6 +143,16 @@ def main() -> None:
         args.repeat,
         n,
     )
+    if args.ablation:
+        for name, options in ABLATION.items():
+            measure(
+                name,
+                lambda options=options: actmax_fit(
+                    data, args.epochs, args.seed, args.threads, **options
+                ),
+                args.repeat,
+                n,
+            )
     if not args.no_baseline:
         epochs = args.baseline_epochs or args.epochs
         plain = measure(
