@@ -47,3 +47,7 @@ cli.add_command(visualize)
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())
+
+from .train import train  # noqa: E402
+
+cli.add_command(train)
