@@ -41,7 +41,8 @@ GIF_FRAMES = 50
 
 @dataclass(frozen=True)
 class Step:
-    """What a callback sees after each forward pass (tensors on the run's device, detached).
+    """What a callback sees after each forward pass (tensors on the run's device, detached;
+    `inputs` is the live optimized tensor: clone it to keep it past the callback).
 
     inputs: the inputs that were scored (before the update of this step), (N, C, H, W).
     objective, tv, lp, loss: per-row values, (N,).
@@ -183,6 +184,7 @@ def _optimize(
         sensitivity = torch.where(sensitivity > 0, sensitivity, torch.ones_like(sensitivity))
         tv_w, lp_w = tv_w * sensitivity, lp_w * sensitivity
     del values
+    transformed = math.ceil(recipe.transform_steps * iterations)
     steps = range(iterations)
     if progress:
         from tqdm.auto import tqdm
@@ -191,7 +193,7 @@ def _optimize(
 
     for t in steps:
         x = opt.input()
-        seen = transforms(x, t) if transforms.enabled else x
+        seen = transforms(x, t) if transforms.enabled and t < transformed else x
         values = _objective(adapter, batch, seen)
         tv = _term(tv_fn, x, tv_beta, use_tv)
         lp = _term(regularizers.lp_norm, x, p, use_lp)
