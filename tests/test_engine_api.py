@@ -242,3 +242,40 @@ def test_a_model_without_an_input_shape_needs_one():
         visualize(model, unit("1", 0))
     result = visualize(model, unit("1", 0), input_shape=(3, 2, 2), iterations=2)
     assert result.inputs.shape == (1, 3, 2, 2)
+
+
+@pytest.fixture
+def two_threads():
+    threads = torch.get_num_threads()
+    torch.set_num_threads(2)
+    yield
+    torch.set_num_threads(threads)
+
+
+def test_slices_run_concurrently_and_give_what_rows_get_alone(lab_model, two_threads, tmp_path):
+    """With 2 threads, 16 rows run as 2 slices of 8, each on its own thread."""
+    objectives = [logit(i % 10) for i in range(15)] + [channel("l2", 1)]
+    seeds = list(range(16))
+    before = snapshot(lab_model)
+    sliced = visualize(lab_model, objectives, seed=seeds, iterations=8, gif=tmp_path / "a.gif")
+    assert torch.get_num_threads() == 2  # restored after the workers
+    assert_same(before, snapshot(lab_model))
+    for i in (0, 7, 8, 15):  # both sides of the cut
+        alone = visualize(lab_model, objectives[i], seed=seeds[i], iterations=8)
+        torch.testing.assert_close(sliced.inputs[i], alone.inputs[0], rtol=1e-4, atol=1e-5)
+        for key, values in sliced.history.items():
+            np.testing.assert_allclose(values[:, i], alone.history[key][:, 0], rtol=1e-4, atol=1e-5)
+    with Image.open(tmp_path / "a.gif") as gif:
+        assert gif.n_frames == 9
+    again = visualize(lab_model, objectives, seed=seeds, iterations=8)
+    assert torch.equal(sliced.inputs, again.inputs)  # repeatable bit for bit
+
+
+def test_a_failing_slice_stops_the_call_and_restores_the_model(lab_model, two_threads):
+    model = Exploding(lab_model, fail_at=6)
+    model.train()
+    before = snapshot(model)
+    with pytest.raises(RuntimeError, match="boom"):
+        visualize(model, [unit("inner", i % 10) for i in range(16)], iterations=50)
+    assert_same(before, snapshot(model))
+    assert torch.get_num_threads() == 2

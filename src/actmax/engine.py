@@ -17,6 +17,7 @@ from __future__ import annotations
 import functools
 import math
 import os
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -28,6 +29,7 @@ from torch import nn
 from . import regularizers
 from .adapters import ModelAdapter, as_adapter
 from .errors import ActmaxError
+from .evaluation import BatchWorkers
 from .objectives import BatchObjective, Objective
 from .recipes import Recipe, get_recipe
 from .result import VisualizationResult, write_gif
@@ -37,6 +39,7 @@ __all__ = ["Step", "VisualizationResult", "default_seed", "visualize"]
 
 HISTORY_KEYS = ("objective", "tv", "lp", "loss")
 GIF_FRAMES = 50
+MIN_SLICE_ROWS = 8  # a smaller slice leaves too little work per op to pay for its thread
 
 
 @dataclass(frozen=True)
@@ -132,14 +135,38 @@ def visualize(
     )
     batch = BatchObjective(objectives, adapter)  # unknown layers fail here, before any work
     titles = [obj.describe(adapter) for obj in objectives] if titles is None else list(titles)
+    settings = _Settings(
+        recipe, (lo, hi), iterations, tv_beta, p, progress, callback, gif is not None
+    )  # fmt: skip
 
     with _prepared(adapter, target, x0.dim() - 2), adapter.frozen(), torch.enable_grad():
-        inputs, history, frames = _optimize(
-            adapter, batch, recipe, x0.to(target), (lo, hi), iterations, weights, tv_beta, p,
-            transforms, progress, callback, gif is not None, titles,
-        )  # fmt: skip
-        with torch.no_grad():
-            values = _objective(adapter, batch, inputs)
+        workers = _workers(adapter, target, n, callback)
+        with workers, adapter.recorder(batch.refs) as forward:
+            cancel = threading.Event()
+
+            def run(rows: slice) -> tuple:
+                problem = _Problem(
+                    rows=rows,
+                    batch=batch
+                    if rows == slice(0, n)
+                    else BatchObjective(objectives[rows], adapter),
+                    x0=x0[rows].to(target),
+                    weights={k: v[rows] for k, v in weights.items()},
+                    transforms=transforms.select(rows),
+                    titles=titles,
+                )
+                try:
+                    return _optimize(forward, problem, settings, cancel)
+                except BaseException:
+                    cancel.set()  # the other slices stop at their next step
+                    raise
+
+            parts = workers.map(run, n)
+        inputs = torch.cat([part[0] for part in parts])
+        history = {k: np.concatenate([part[1][k] for part in parts], axis=1) for k in HISTORY_KEYS}
+        frames = [np.concatenate(f) for f in zip(*(part[2] for part in parts), strict=True)]
+        with torch.no_grad(), adapter.recorder(batch.refs) as forward:
+            values = _objective(forward, batch, inputs)
             images = recipe.display(inputs, (lo, hi))
     activations = values.cpu().numpy()
     _check_finite(activations, titles, "on the returned inputs")
@@ -158,26 +185,64 @@ def visualize(
     )
 
 
-def _optimize(
-    adapter, batch, recipe, x0, input_range, iterations, weights, tv_beta, p, transforms,
-    progress, callback, record_frames, titles,
-):  # fmt: skip
-    """The loop: one forward and one backward pass per step for the whole batch, no host syncs."""
-    device, dtype = x0.device, x0.dtype
+@dataclass(frozen=True)
+class _Settings:
+    """What every slice of a call shares."""
+
+    recipe: Recipe
+    input_range: tuple[float, float]
+    iterations: int
+    tv_beta: float
+    p: float
+    progress: bool
+    callback: Callable[[int, Step], None] | None
+    record_frames: bool
+
+
+@dataclass(frozen=True)
+class _Problem:
+    """One slice of the batch: rows optimized together (all of them, or one worker's share)."""
+
+    rows: slice
+    batch: BatchObjective
+    x0: torch.Tensor
+    weights: dict[str, np.ndarray]
+    transforms: RandomTransforms
+    titles: list[str]
+
+
+def _workers(adapter: ModelAdapter, device: torch.device, n: int, callback) -> BatchWorkers:
+    """On a CPU with several threads, cut the batch into one slice per thread, each optimized
+    on its own single-threaded ops: the rows are independent, the slices never wait for each
+    other, and small ops avoid OpenMP's fork and join (which stalls on a busy machine)."""
+    threads = torch.get_num_threads()
+    if device.type != "cpu" or callback is not None or not adapter.concurrent_recorder:
+        return BatchWorkers(1)
+    workers = max(1, min(threads, n // MIN_SLICE_ROWS))
+    return BatchWorkers(workers, threads_each=max(1, threads // workers))
+
+
+def _optimize(forward, problem: _Problem, settings: _Settings, cancel: threading.Event):
+    """The loop: one forward and one backward pass per step for the slice, no host syncs."""
+    recipe, input_range, iterations = settings.recipe, settings.input_range, settings.iterations
+    x0, batch, transforms, weights = problem.x0, problem.batch, problem.transforms, problem.weights
+    device, dtype, n = x0.device, x0.dtype, x0.shape[0]
     act_w, tv_w, lp_w = (torch.tensor(weights[k], device=device, dtype=dtype) for k in weights)
     use_tv, use_lp = bool(np.any(weights["tv"])), bool(np.any(weights["lp"]))
     opt = recipe.optimizer(x0, input_range, iterations)
     tv_fn = functools.partial(regularizers.total_variation, full=recipe.tv_full)
-    history = torch.empty(iterations, len(HISTORY_KEYS), x0.shape[0], device=device, dtype=dtype)
+    tv_beta, p = settings.tv_beta, settings.p
+    history = torch.empty(iterations, len(HISTORY_KEYS), n, device=device, dtype=dtype)
     if recipe.keep_best:
-        best_loss = torch.full((x0.shape[0],), math.inf, device=device, dtype=dtype)
+        best_loss = torch.full((n,), math.inf, device=device, dtype=dtype)
         best_x = x0.clone()
     frames, frame_every = [], max(1, iterations // GIF_FRAMES)
     # Check the objectives against the model before any work is done; for recipes with
     # relative weights, scale the priors by how strongly each objective reacts to its input.
     with torch.set_grad_enabled(recipe.relative_weights):
-        values = _objective(adapter, batch, opt.input())
-    _check_finite(values.detach().cpu().numpy(), titles, "at the start")
+        values = _objective(forward, batch, opt.input())
+    titles = problem.titles
+    _check_finite(values.detach().cpu().numpy(), titles, "at the start", problem.rows.start)
     if recipe.relative_weights:
         (grad,) = torch.autograd.grad(values.sum(), opt.param)
         sensitivity = grad.abs().flatten(1).mean(1)
@@ -186,15 +251,17 @@ def _optimize(
     del values
     transformed = math.ceil(recipe.transform_steps * iterations)
     steps = range(iterations)
-    if progress:
+    if settings.progress and problem.rows.start == 0:
         from tqdm.auto import tqdm
 
         steps = tqdm(steps, desc=f"visualize ({recipe.name})", unit="step", leave=False)
 
     for t in steps:
+        if cancel.is_set():
+            break
         x = opt.input()
         seen = transforms(x, t) if transforms.enabled and t < transformed else x
-        values = _objective(adapter, batch, seen)
+        values = _objective(forward, batch, seen)
         tv = _term(tv_fn, x, tv_beta, use_tv)
         lp = _term(regularizers.lp_norm, x, p, use_lp)
         loss = -act_w * values + tv_w * tv + lp_w * lp
@@ -207,16 +274,16 @@ def _optimize(
                 better = record[3] < best_loss
                 best_loss = torch.where(better, record[3], best_loss)
                 best_x = torch.where(better.view((-1,) + (1,) * (x.dim() - 1)), x, best_x)
-            if record_frames and t % frame_every == 0:
+            if settings.record_frames and t % frame_every == 0:
                 frames.append(recipe.display(x, input_range).movedim(1, -1).cpu().numpy())
-            if callback is not None:
-                callback(t, Step(t, x, record[0], record[1], record[2], record[3]))
+            if settings.callback is not None:
+                settings.callback(t, Step(t, x, record[0], record[1], record[2], record[3]))
         opt.step(grad, t)
 
     with torch.no_grad():
         last = opt.input().detach()
         if recipe.keep_best:  # the final iterate competes too, scored on itself
-            values = _objective(adapter, batch, last)
+            values = _objective(forward, batch, last)
             tv = _term(tv_fn, last, tv_beta, True)
             lp = _term(regularizers.lp_norm, last, p, True)
             loss = -act_w * values + tv_w * tv + lp_w * lp
@@ -226,8 +293,8 @@ def _optimize(
     return last, {k: hist[:, i] for i, k in enumerate(HISTORY_KEYS)}, frames
 
 
-def _objective(adapter: ModelAdapter, batch: BatchObjective, x: torch.Tensor) -> torch.Tensor:
-    _, acts = adapter.run(x, batch.refs)
+def _objective(forward, batch: BatchObjective, x: torch.Tensor) -> torch.Tensor:
+    _, acts = forward(x)
     return batch(acts)
 
 
@@ -388,8 +455,8 @@ def _seed_images(seed_input, n: int, expected, dtype: torch.dtype) -> torch.Tens
     return x.clone()
 
 
-def _check_finite(values: np.ndarray, names: list[str], when: str) -> None:
-    bad = np.flatnonzero(~np.isfinite(values))
+def _check_finite(values: np.ndarray, names: list[str], when: str, offset: int = 0) -> None:
+    bad = np.flatnonzero(~np.isfinite(values)) + offset
     if len(bad):
         listed = ", ".join(f"row {i} ({names[i]})" for i in bad[:5])
         more = f" and {len(bad) - 5} more" if len(bad) > 5 else ""

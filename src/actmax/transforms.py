@@ -9,6 +9,7 @@ a row sees the same transforms whether it is optimized alone or in a batch.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Sequence
 
 import torch
@@ -77,6 +78,13 @@ class RandomTransforms:
         # (T, N, S) and (T, N): one slice per step, already on the device
         self.shifts = torch.stack(shifts, dim=1).to(device)
         self.factors = torch.stack(factors, dim=1).to(device, dtype) if factors else None
+
+    def select(self, rows: slice) -> RandomTransforms:
+        """The same draws for a slice of the rows."""
+        part = copy.copy(self)
+        part.shifts = self.shifts[:, rows]
+        part.factors = self.factors[:, rows] if self.factors is not None else None
+        return part
 
     def __call__(self, x: torch.Tensor, step: int) -> torch.Tensor:
         if self.jitter:

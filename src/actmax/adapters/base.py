@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -29,6 +29,8 @@ class ModelAdapter(ABC):
 
     model: nn.Module
     input_shape: tuple[int, ...] | None
+    #: whether `recorder()`'s forward function may be called from several threads at once
+    concurrent_recorder: bool = False
 
     @abstractmethod
     def layer_names(self) -> list[str]:
@@ -47,6 +49,19 @@ class ModelAdapter(ABC):
     @abstractmethod
     def module(self, name: str) -> nn.Module | None:
         """The module behind a layer name (None for the input)."""
+
+    @contextmanager
+    def recorder(
+        self, refs: Iterable[LayerRef]
+    ) -> Iterator[Callable[[torch.Tensor], tuple[torch.Tensor, dict[LayerRef, torch.Tensor]]]]:
+        """A `run`-like forward function for many calls in a row (an optimization loop).
+
+        This default calls `run` every time. An adapter may instead set itself up once for the
+        whole block (e.g. register hooks once) and, with `concurrent_recorder = True`, allow
+        calls from several threads at once.
+        """
+        refs = list(refs)
+        yield lambda x: self.run(x, refs)
 
     @property
     def input_name(self) -> str:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import threading
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 
 import torch
 from torch import nn
@@ -58,36 +60,60 @@ class TorchAdapter(ModelAdapter):
             "that computes its input instead (for logits: the last linear layer)"
         )
 
+    concurrent_recorder = True
+
     def run(
         self, x: torch.Tensor, refs: Iterable[LayerRef]
     ) -> tuple[torch.Tensor, dict[LayerRef, torch.Tensor]]:
-        acts: dict[LayerRef, torch.Tensor] = {}
-        handles = []
+        with self.recorder(refs) as forward:
+            return forward(x)
+
+    @contextmanager
+    def recorder(
+        self, refs: Iterable[LayerRef]
+    ) -> Iterator[Callable[[torch.Tensor], tuple[torch.Tensor, dict[LayerRef, torch.Tensor]]]]:
+        """Hooks registered once for the block; each thread's calls see only their own
+        activations, so slices of a batch can run through the model concurrently."""
+        local = threading.local()
 
         def keep_output(ref):
             def hook(_module, _inputs, output):
-                acts[ref] = output
+                acts = getattr(local, "acts", None)
+                if acts is not None:
+                    acts[ref] = output
 
             return hook
 
         def keep_input(ref):
             def hook(module, inputs):
-                value = inputs[0]
-                acts[ref] = value.clone() if getattr(module, "inplace", False) else value
+                acts = getattr(local, "acts", None)
+                if acts is not None:
+                    value = inputs[0]
+                    acts[ref] = value.clone() if getattr(module, "inplace", False) else value
 
             return hook
 
+        refs = set(refs)
+        handles = []
         try:
-            for ref in set(refs):
+            for ref in refs:
                 if ref.name == self._input_name:
-                    acts[ref] = x
-                elif ref.pre_activation:
+                    continue
+                if ref.pre_activation:
                     target = self._activation_module(ref.name)
                     handles.append(target.register_forward_pre_hook(keep_input(ref)))
                 else:
                     handles.append(self.module(ref.name).register_forward_hook(keep_output(ref)))
-            output = self.model(x)
+
+            def forward(x: torch.Tensor) -> tuple[torch.Tensor, dict[LayerRef, torch.Tensor]]:
+                local.acts = {ref: x for ref in refs if ref.name == self._input_name}
+                try:
+                    output = self.model(x)
+                    return output, local.acts
+                finally:
+                    local.acts = None
+
+            yield forward
         finally:
             for handle in handles:
                 handle.remove()
-        return output, acts
