@@ -81,8 +81,8 @@ def meaning(model, device) -> None:
         logits = model.logits(x.to(next(model.parameters()).device)).cpu()
     best = np.array([logits[y == c, c].max().item() for c in range(10)])
     print("\nlogit of each class image / logit of the best real test digit of the class")
-    print("  class      " + "".join(f"{c:>7d}" for c in range(10)))
-    print("  best real  " + "".join(f"{b:7.2f}" for b in best))
+    print(f"  {'class':<22s}" + "".join(f"{c:>7d}" for c in range(10)))
+    print(f"  {'best real digit':<22s}" + "".join(f"{b:7.2f}" for b in best))
     for recipe, tv in (("actmax", None), ("keras-vis", 0.5), ("keras-vis", None)):
         result = visualize(model, [logit(c) for c in range(10)], recipe=recipe, tv_weight=tv)
         ratios = result.activations / best

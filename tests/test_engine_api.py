@@ -269,6 +269,8 @@ def test_slices_run_concurrently_and_give_what_rows_get_alone(lab_model, two_thr
         assert gif.n_frames == 9
     again = visualize(lab_model, objectives, seed=seeds, iterations=8)
     assert torch.equal(sliced.inputs, again.inputs)  # repeatable bit for bit
+    visualize(lab_model, logit(0), iterations=2)  # too small to cut: one thread, then restored
+    assert torch.get_num_threads() == 2
 
 
 def test_a_failing_slice_stops_the_call_and_restores_the_model(lab_model, two_threads):

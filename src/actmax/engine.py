@@ -40,6 +40,7 @@ __all__ = ["Step", "VisualizationResult", "default_seed", "visualize"]
 HISTORY_KEYS = ("objective", "tv", "lp", "loss")
 GIF_FRAMES = 50
 MIN_SLICE_ROWS = 8  # a smaller slice leaves too little work per op to pay for its thread
+SMALL_INPUT = 1 << 16  # input elements per slice below which one thread per slice is fastest
 
 
 @dataclass(frozen=True)
@@ -140,8 +141,8 @@ def visualize(
     )  # fmt: skip
 
     with _prepared(adapter, target, x0.dim() - 2), adapter.frozen(), torch.enable_grad():
-        workers = _workers(adapter, target, n, callback)
-        with workers, adapter.recorder(batch.refs) as forward:
+        workers, threads = _workers(adapter, target, x0, callback)
+        with workers, _cpu_threads(threads), adapter.recorder(batch.refs) as forward:
             cancel = threading.Event()
 
             def run(rows: slice) -> tuple:
@@ -211,15 +212,41 @@ class _Problem:
     titles: list[str]
 
 
-def _workers(adapter: ModelAdapter, device: torch.device, n: int, callback) -> BatchWorkers:
-    """On a CPU with several threads, cut the batch into one slice per thread, each optimized
-    on its own single-threaded ops: the rows are independent, the slices never wait for each
-    other, and small ops avoid OpenMP's fork and join (which stalls on a busy machine)."""
+def _workers(
+    adapter: ModelAdapter, device: torch.device, x0: torch.Tensor, callback
+) -> tuple[BatchWorkers, int | None]:
+    """How to spread a batch over the CPU's threads, and the threads of a lone worker.
+
+    With several threads the batch is cut into one slice per thread, each optimized on its own
+    single-threaded ops: the rows are independent, so the slices never wait for each other, and
+    small ops avoid OpenMP's fork and join, which costs more than it gains on small tensors and
+    stalls badly on a busy machine. A batch too small to cut runs on one thread when its images
+    are small too (MNIST-sized), on all threads otherwise."""
     threads = torch.get_num_threads()
-    if device.type != "cpu" or callback is not None or not adapter.concurrent_recorder:
-        return BatchWorkers(1)
-    workers = max(1, min(threads, n // MIN_SLICE_ROWS))
-    return BatchWorkers(workers, threads_each=max(1, threads // workers))
+    if device.type != "cpu":
+        return BatchWorkers(1), None
+    n = x0.shape[0]
+    can_slice = callback is None and adapter.concurrent_recorder
+    workers = max(1, min(threads, n // MIN_SLICE_ROWS)) if can_slice else 1
+    each = max(1, threads // workers)
+    if x0[: -(-n // workers)].numel() < SMALL_INPUT:
+        each = 1
+    if workers > 1:
+        return BatchWorkers(workers, threads_each=each), None
+    return BatchWorkers(1), each
+
+
+@contextmanager
+def _cpu_threads(threads: int | None) -> Iterator[None]:
+    """Run the block with `threads` PyTorch CPU threads (None: as they are)."""
+    previous = torch.get_num_threads()
+    if threads is not None and threads != previous:
+        torch.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        if torch.get_num_threads() != previous:
+            torch.set_num_threads(previous)
 
 
 def _optimize(forward, problem: _Problem, settings: _Settings, cancel: threading.Event):
