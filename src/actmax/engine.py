@@ -136,9 +136,7 @@ def visualize(
     )
     batch = BatchObjective(objectives, adapter)  # unknown layers fail here, before any work
     titles = [obj.describe(adapter) for obj in objectives] if titles is None else list(titles)
-    settings = _Settings(
-        recipe, (lo, hi), iterations, tv_beta, p, progress, callback, gif is not None
-    )  # fmt: skip
+    settings = _Settings(recipe, (lo, hi), iterations, tv_beta, p, progress, callback, gif)
 
     with _prepared(adapter, target, x0.dim() - 2), adapter.frozen(), torch.enable_grad():
         workers, threads = _workers(adapter, target, x0, callback)
@@ -146,11 +144,10 @@ def visualize(
             cancel = threading.Event()
 
             def run(rows: slice) -> tuple:
+                whole = rows == slice(0, n)
                 problem = _Problem(
                     rows=rows,
-                    batch=batch
-                    if rows == slice(0, n)
-                    else BatchObjective(objectives[rows], adapter),
+                    batch=batch if whole else BatchObjective(objectives[rows], adapter),
                     x0=x0[rows].to(target),
                     weights={k: v[rows] for k, v in weights.items()},
                     transforms=transforms.select(rows),
@@ -197,7 +194,7 @@ class _Settings:
     p: float
     progress: bool
     callback: Callable[[int, Step], None] | None
-    record_frames: bool
+    gif: str | os.PathLike | None
 
 
 @dataclass(frozen=True)
@@ -301,7 +298,7 @@ def _optimize(forward, problem: _Problem, settings: _Settings, cancel: threading
                 better = record[3] < best_loss
                 best_loss = torch.where(better, record[3], best_loss)
                 best_x = torch.where(better.view((-1,) + (1,) * (x.dim() - 1)), x, best_x)
-            if settings.record_frames and t % frame_every == 0:
+            if settings.gif is not None and t % frame_every == 0:
                 frames.append(recipe.display(x, input_range).movedim(1, -1).cpu().numpy())
             if settings.callback is not None:
                 settings.callback(t, Step(t, x, record[0], record[1], record[2], record[3]))
