@@ -249,3 +249,9 @@ def test_a_backend_keras_cannot_start_is_explained():
     assert result.returncode == 0, result.stderr
     assert "could not start its 'tensorflow' backend" in result.stdout
     assert "KERAS_BACKEND=torch" in result.stdout
+
+
+def test_has_pre_activation_says_which_layers_have_logits_to_read(pair):
+    adapter = as_adapter(pair[0])
+    assert adapter.has_pre_activation("l5") and adapter.has_pre_activation(5)
+    assert not adapter.has_pre_activation("l3_mp") and not adapter.has_pre_activation("l0")

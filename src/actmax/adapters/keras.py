@@ -173,6 +173,11 @@ class KerasAdapter(ModelAdapter):
         """The Keras layer behind a name or index (None for the input)."""
         return self.module(self.resolve(name))
 
+    def has_pre_activation(self, name: str) -> bool:
+        """Whether `ref(name, pre_activation=True)` can be read (the layer has an activation)."""
+        name = self.resolve(name)
+        return name != self._input_name and _pre_activation_kind(self.module(name)) is not None
+
     # -- forward --------------------------------------------------------------------------------
     def run(
         self, x: torch.Tensor, refs: Iterable[LayerRef]
@@ -183,17 +188,19 @@ class KerasAdapter(ModelAdapter):
         for ref in refs:
             if ref.name == self._input_name:
                 continue
-            layer = self.model.get_layer(ref.name)
             if not ref.pre_activation:
                 taps.setdefault(("output", ref.name), []).append(ref)
-            elif getattr(layer, "activation", None) is not None:
+                continue
+            kind = _pre_activation_kind(self.model.get_layer(ref.name))
+            if kind == "activation":
                 recorders.setdefault(ref.name, []).append(ref)
-            elif type(layer).__name__ in ACTIVATION_LAYERS:
+            elif kind == "input":
                 taps.setdefault(("input", ref.name), []).append(ref)
             else:
                 raise ActmaxError(
-                    f"layer {ref.name!r} ({type(layer).__name__}) has no activation to read the "
-                    "input of; target the layer that computes its input instead"
+                    f"layer {ref.name!r} ({type(self.model.get_layer(ref.name)).__name__}) has no "
+                    "activation to read the input of; target the layer that computes its input "
+                    "instead"
                 )
         keys = tuple(sorted(taps))
         inputs = [
@@ -247,6 +254,15 @@ class KerasAdapter(ModelAdapter):
                 self.model.inputs, [*self.model.outputs, *tensors], name=f"{self.model.name}_taps"
             )
         return self._taps[keys]
+
+
+def _pre_activation_kind(layer: Any) -> str | None:
+    """How a layer's pre-activation is read: its `activation`, its input, or not at all."""
+    if getattr(layer, "activation", None) is not None:
+        return "activation"
+    if type(layer).__name__ in ACTIVATION_LAYERS:
+        return "input"
+    return None
 
 
 def _recorder(
