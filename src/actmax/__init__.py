@@ -2,8 +2,17 @@
 
 from importlib.metadata import PackageNotFoundError, version
 
-from . import objectives
+from . import attribution, objectives
 from .adapters import LayerRef, ModelAdapter, as_adapter
+from .attribution import (
+    Attribution,
+    explain,
+    grad_cam,
+    grad_cam_plus_plus,
+    overlay,
+    overlay_heatmap,
+    saliency,
+)
 from .errors import ActmaxError, LayerNotFoundError
 from .objectives import Objective, channel, layer_mean, logit, neuron, unit, units
 
@@ -14,16 +23,24 @@ except PackageNotFoundError:  # pragma: no cover - running from a source tree
 
 __all__ = [
     "ActmaxError",
+    "Attribution",
     "LayerNotFoundError",
     "LayerRef",
     "ModelAdapter",
     "Objective",
     "as_adapter",
+    "attribution",
     "channel",
+    "explain",
+    "grad_cam",
+    "grad_cam_plus_plus",
     "layer_mean",
     "logit",
     "neuron",
     "objectives",
+    "overlay",
+    "overlay_heatmap",
+    "saliency",
     "unit",
     "units",
 ]

@@ -40,3 +40,8 @@ def main(argv: list[str] | None = None) -> int:
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())
+
+from .attribution import cam, saliency  # noqa: E402
+
+cli.add_command(saliency)
+cli.add_command(cam)
