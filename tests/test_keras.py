@@ -255,3 +255,31 @@ def test_has_pre_activation_says_which_layers_have_logits_to_read(pair):
     adapter = as_adapter(pair[0])
     assert adapter.has_pre_activation("l5") and adapter.has_pre_activation(5)
     assert not adapter.has_pre_activation("l3_mp") and not adapter.has_pre_activation("l0")
+
+
+def test_run_leaves_every_layer_as_it_was(pair, x):
+    adapter = as_adapter(pair[0])
+    refs = [adapter.ref(name) for name in LAB_LAYERS] + [adapter.ref("l3", pre_activation=True)]
+    adapter.run(x, refs)
+    assert not any("call" in layer.__dict__ for layer in pair[0].layers)
+
+
+def test_gradients_reach_a_recorded_channels_first_activation(pair, x):
+    adapter = as_adapter(pair[0])
+    ref, target = adapter.ref("l2"), adapter.ref("l5", pre_activation=True)
+    _, acts = adapter.run(x, [ref, target])
+    (grad,) = torch.autograd.grad(acts[target][:, 1].sum(), acts[ref])
+    assert grad.shape == (4, 9, 14, 14) and grad.abs().sum() > 0
+
+
+def test_layers_inside_a_nested_model_are_reachable_by_name(x):
+    keras.utils.set_random_seed(0)
+    inner_in = layers.Input((28, 28, 1), name="inner_in")
+    inner = keras.Model(inner_in, layers.Conv2D(4, 3, name="inner_conv")(inner_in), name="base")
+    outer_in = layers.Input((28, 28, 1), name="image")
+    head = layers.Dense(2, name="head")(layers.Flatten(name="flat")(inner(outer_in)))
+    adapter = as_adapter(keras.Model(outer_in, head))
+    assert adapter.layer_names() == ["image", "base", "flat", "head"]
+    _, acts = adapter.run(x, [adapter.ref("inner_conv"), adapter.ref("base")])
+    assert acts[adapter.ref("inner_conv")].shape == (4, 4, 26, 26)
+    torch.testing.assert_close(acts[adapter.ref("inner_conv")], acts[adapter.ref("base")])

@@ -6,11 +6,13 @@ a `Sequential` model's `model.layers` omits its input, so here the input is prep
 index is one more than in `model.layers`. actmax speaks channels-first: `run()` takes NCHW,
 feeds NHWC to a channels-last model and returns activations moved back to channels-first.
 
-Intermediate outputs come from one `keras.Model(inputs, [outputs...])` that shares the model's
-layers, built once per set of requested layers and cached. The pre-activation of a layer with an
-`activation` (the logits of a softmax layer) is read by setting `layer.activation` to a recorder
-that passes through to the original activation, restored after every call, so the model's own
-output never changes.
+Intermediate outputs are recorded during the model's own forward pass, as PyTorch hooks would
+(Keras layers do not fire them): for one call, the requested layers' `call` is wrapped by a
+recorder that hands the rest of the model the recorded (channels-first) tensor, so gradients with
+respect to a recorded activation reach the target, as Grad-CAM needs. The pre-activation of a
+layer with an `activation` (the logits of a softmax layer) is read by setting `layer.activation`
+to a recorder that passes through to the original activation; the model's output never changes.
+Layers inside nested models are reachable by name. Everything is restored after each call.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from __future__ import annotations
 import os
 import sys
 import zipfile
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -133,7 +135,7 @@ class KerasAdapter(ModelAdapter):
             if input_shape is not None
             else self._channels_first_shape(inputs[self._input_index].shape[1:])
         )
-        self._taps: dict[tuple[tuple[str, str], ...], Any] = {}
+        self._layers = _all_layers(model)
 
     # -- layout ---------------------------------------------------------------------------------
     def _channels_first_shape(self, shape: Sequence[int | None]) -> tuple[int, ...] | None:
@@ -152,7 +154,7 @@ class KerasAdapter(ModelAdapter):
         """The model's layout to channels-first (actmax)."""
         return x.movedim(-1, 1) if self.channels_last and x.ndim >= 3 else x
 
-    # -- names ----------------------------------------------------------------------------------
+    # -- names ---------------------------------------------------------------------------------
     @property
     def input_name(self) -> str:
         return self._input_name
@@ -162,18 +164,20 @@ class KerasAdapter(ModelAdapter):
         return names if self._input_name in names else [self._input_name, *names]
 
     def all_names(self) -> list[str]:
-        return self.layer_names()
+        """The layer names, then those of layers inside nested models."""
+        names = self.layer_names()
+        return names + [name for name in self._layers if name not in names]
 
     def module(self, name: str) -> torch.nn.Module | None:
         if name == self._input_name:
             return None
-        return self.model.get_layer(name)
+        return self._layers[name]
 
     def layer(self, name: str | int) -> Any:
         """The Keras layer behind a name or index (None for the input)."""
         return self.module(self.resolve(name))
 
-    def has_pre_activation(self, name: str) -> bool:
+    def has_pre_activation(self, name: str | int) -> bool:
         """Whether `ref(name, pre_activation=True)` can be read (the layer has an activation)."""
         name = self.resolve(name)
         return name != self._input_name and _pre_activation_kind(self.module(name)) is not None
@@ -182,78 +186,95 @@ class KerasAdapter(ModelAdapter):
     def run(
         self, x: torch.Tensor, refs: Iterable[LayerRef]
     ) -> tuple[torch.Tensor, dict[LayerRef, torch.Tensor]]:
-        refs = set(refs)
-        taps: dict[tuple[str, str], list[LayerRef]] = {}
-        recorders: dict[str, list[LayerRef]] = {}
-        for ref in refs:
-            if ref.name == self._input_name:
-                continue
-            if not ref.pre_activation:
-                taps.setdefault(("output", ref.name), []).append(ref)
-                continue
-            kind = _pre_activation_kind(self.model.get_layer(ref.name))
-            if kind == "activation":
-                recorders.setdefault(ref.name, []).append(ref)
-            elif kind == "input":
-                taps.setdefault(("input", ref.name), []).append(ref)
-            else:
-                raise ActmaxError(
-                    f"layer {ref.name!r} ({type(self.model.get_layer(ref.name)).__name__}) has no "
-                    "activation to read the input of; target the layer that computes its input "
-                    "instead"
-                )
-        keys = tuple(sorted(taps))
-        inputs = [
-            self.to_keras(x)
-            if i == self._input_index
-            else value.to(x.device, x.dtype).expand(len(x), *value.shape[1:])
-            for i, value in enumerate(self._fixed)
-        ]
-        recorded: dict[str, torch.Tensor] = {}
-        originals = {name: self.model.get_layer(name).activation for name in recorders}
-        try:
-            for name, activation in originals.items():
-                self.model.get_layer(name).activation = _recorder(name, activation, recorded)
-            outputs = self._tap_model(keys)(
-                inputs if len(inputs) > 1 else inputs[0], training=False
-            )
-        finally:
-            for name, activation in originals.items():
-                self.model.get_layer(name).activation = activation
-        outputs = list(outputs) if isinstance(outputs, list | tuple) else [outputs]
-        n_out = len(self.model.outputs)
         acts: dict[LayerRef, torch.Tensor] = {}
-        for ref in refs:
-            if ref.name == self._input_name:
-                acts[ref] = x
-        for key, value in zip(keys, outputs[n_out:], strict=True):
-            for ref in taps[key]:
-                acts[ref] = self.from_keras(value)
-        for name, value in recorded.items():
-            for ref in recorders[name]:
-                acts[ref] = self.from_keras(value)
-        model_out = [self.from_keras(out) for out in outputs[:n_out]]
-        return (model_out[0] if n_out == 1 else model_out), acts
-
-    def _tap_model(self, keys: tuple[tuple[str, str], ...]) -> Any:
-        """One Keras model giving the model's outputs, then each tapped tensor (cached)."""
-        if not keys:
-            return self.model
-        if keys not in self._taps:
-            tensors = []
-            for kind, name in keys:
-                layer = self.model.get_layer(name)
-                try:
-                    tensors.append(layer.output if kind == "output" else layer.input)
-                except (AttributeError, ValueError) as error:
+        with _Patches() as patches:
+            for ref in set(refs):
+                if ref.name == self._input_name:
+                    acts[ref] = x
+                elif not ref.pre_activation:
+                    self._record_call(patches, ref, acts, output=True)
+                elif (kind := _pre_activation_kind(self._layers[ref.name])) == "activation":
+                    self._record_activation(patches, ref, acts)
+                elif kind == "input":
+                    self._record_call(patches, ref, acts, output=False)
+                else:
+                    layer = self._layers[ref.name]
                     raise ActmaxError(
-                        f"layer {name!r} has no single {kind} in this model's graph "
-                        f"(is it shared, or inside a nested model?): {error}"
-                    ) from error
-            self._taps[keys] = self._keras.Model(
-                self.model.inputs, [*self.model.outputs, *tensors], name=f"{self.model.name}_taps"
-            )
-        return self._taps[keys]
+                        f"layer {ref.name!r} ({type(layer).__name__}) has no activation to read "
+                        "the input of; target the layer that computes its input instead"
+                    )
+            inputs = [
+                self.to_keras(x)
+                if i == self._input_index
+                else value.to(x.device, x.dtype).expand(len(x), *value.shape[1:])
+                for i, value in enumerate(self._fixed)
+            ]
+            output = self.model(inputs if len(inputs) > 1 else inputs[0], training=False)
+        missing = [str(ref) for ref in set(refs) if ref not in acts]
+        if missing:
+            raise ActmaxError(f"layers {missing} did not run in the model's forward pass")
+        if isinstance(output, list | tuple):
+            return [self.from_keras(out) for out in output], acts
+        return self.from_keras(output), acts
+
+    def _expose(self, value: Any, ref: LayerRef) -> tuple[torch.Tensor, torch.Tensor]:
+        """(channels-first view to record, tensor to pass on): the model computes on from the
+        recorded view, so gradients with respect to an activation reach the target."""
+        if not isinstance(value, torch.Tensor):
+            raise ActmaxError(f"layer {ref.name!r} gives {type(value).__name__}, not one tensor")
+        if self.channels_last and value.ndim >= 3:
+            seen = value.movedim(-1, 1)
+            return seen, seen.movedim(1, -1)
+        return value, value
+
+    def _record_call(self, patches: _Patches, ref: LayerRef, acts: dict, output: bool) -> None:
+        layer = self._layers[ref.name]
+        call = layer.call
+
+        def recording_call(inputs, *args, **kwargs):
+            if output:
+                acts[ref], out = self._expose(call(inputs, *args, **kwargs), ref)
+                return out
+            acts[ref], inputs = self._expose(inputs, ref)
+            return call(inputs, *args, **kwargs)
+
+        patches.set(layer, "call", recording_call)
+
+    def _record_activation(self, patches: _Patches, ref: LayerRef, acts: dict) -> None:
+        layer = self._layers[ref.name]
+        activation = layer.activation
+
+        def recording_activation(value):
+            acts[ref], value = self._expose(value, ref)
+            return activation(value)
+
+        patches.set(layer, "activation", recording_activation)
+
+
+class _Patches:
+    """Instance attributes set for one forward pass and put back afterwards, also on error.
+
+    Set with `object.__setattr__`, past Keras' and PyTorch's attribute tracking."""
+
+    _absent = object()
+
+    def __init__(self):
+        self._saved: list[tuple[Any, str, Any]] = []
+
+    def set(self, obj: Any, name: str, value: Any) -> None:
+        self._saved.append((obj, name, obj.__dict__.get(name, self._absent)))
+        object.__setattr__(obj, name, value)
+
+    def __enter__(self) -> _Patches:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        for obj, name, old in reversed(self._saved):
+            if old is self._absent:
+                object.__delattr__(obj, name)
+            else:
+                object.__setattr__(obj, name, old)
+        self._saved.clear()
 
 
 def _pre_activation_kind(layer: Any) -> str | None:
@@ -265,14 +286,15 @@ def _pre_activation_kind(layer: Any) -> str | None:
     return None
 
 
-def _recorder(
-    name: str, activation: Callable, recorded: dict[str, torch.Tensor]
-) -> Callable[[torch.Tensor], torch.Tensor]:
-    def record(value: torch.Tensor) -> torch.Tensor:
-        recorded[name] = value
-        return activation(value)
-
-    return record
+def _all_layers(model: Any) -> dict[str, Any]:
+    """Every layer by name: the model's own first, then those inside nested models."""
+    layers: dict[str, Any] = {}
+    queue = list(model.layers)
+    while queue:
+        layer = queue.pop(0)
+        layers.setdefault(layer.name, layer)
+        queue.extend(getattr(layer, "layers", []))
+    return layers
 
 
 def _graph_inputs(model: Any) -> list[Any]:
