@@ -123,9 +123,7 @@ class KerasAdapter(ModelAdapter):
         if not isinstance(model, keras.Model):
             raise ActmaxError(f"expected a Keras model, got {type(model).__name__}")
         self.model = model
-        self._keras = keras
         inputs = _graph_inputs(model)
-        self._inputs = inputs
         self._input_index = _choose_input(inputs, input)
         self._input_name = inputs[self._input_index].name
         self._fixed = _fixed_inputs(inputs, self._input_index, fixed_inputs or {})
