@@ -12,9 +12,18 @@ keras = import_keras()
 layers = keras.layers
 
 
-def keras_lab_cnn(seed: int = 0, n_classes: int = 10):
+def keras_lab_cnn(seed: int = 0, n_classes: int = 10, dtype: str = "float32"):
     """The lab's network, written as the lab writes it (functional API, channels-last)."""
     keras.utils.set_random_seed(seed)
+    floatx = keras.config.floatx()
+    keras.config.set_floatx(dtype)
+    try:
+        return _keras_lab_cnn(seed, n_classes)
+    finally:
+        keras.config.set_floatx(floatx)
+
+
+def _keras_lab_cnn(seed: int, n_classes: int):
     l0 = layers.Input(shape=(28, 28, 1), name="l0")
     l1 = layers.Conv2D(9, (5, 5), padding="same", activation="relu", name="l1")(l0)
     l1_mp = layers.MaxPooling2D(pool_size=(2, 2), name="l1_mp")(l1)
@@ -30,13 +39,14 @@ def keras_lab_cnn(seed: int = 0, n_classes: int = 10):
     for layer in model.layers:  # non-zero biases, so copying them is tested too
         if layer.get_weights():
             kernel, bias = layer.get_weights()
-            layer.set_weights([kernel, rng.normal(0, 0.1, bias.shape).astype("float32")])
+            layer.set_weights([kernel, rng.normal(0, 0.1, bias.shape).astype(bias.dtype)])
     return model
 
 
 def torch_twin(keras_model) -> LabCNN:
     """A LabCNN holding the Keras model's weights (kernels (H,W,in,out) -> (out,in,H,W))."""
-    twin = build_model("lab_cnn")
+    dtype = getattr(torch, keras_model.get_layer("l1").kernel.dtype)
+    twin = build_model("lab_cnn").to(dtype)
     with torch.no_grad():
         for name in ("l1", "l2", "l3"):
             kernel, bias = keras_model.get_layer(name).get_weights()

@@ -1,6 +1,7 @@
 import sys
 import warnings
 
+import numpy as np
 import onnx
 import pytest
 import torch
@@ -181,3 +182,20 @@ def test_no_stand_in_torchvision_is_left_behind(lab_onnx):
     load(lab_onnx[1])
     module = sys.modules.get("torchvision")
     assert module is None or getattr(module, "__file__", None) is not None
+
+
+def test_the_export_gives_the_same_visualizations(lab_onnx):
+    from actmax.engine import visualize
+
+    model, path = lab_onnx
+    objectives = {"torch": [logit(3), channel("l3", 1)]}
+    objectives["onnx"] = [logit(3), channel(TORCH_TO_ONNX["l3"], 1)]
+    adapters = {"onnx": load(path), "torch": as_adapter(model)}
+    for recipe in ("keras-vis", "actmax"):
+        results = [
+            visualize(adapter, objectives[kind], recipe=recipe, iterations=12, seed=[4, 5])
+            for kind, adapter in adapters.items()
+        ]
+        torch.testing.assert_close(results[0].inputs, results[1].inputs)
+        np.testing.assert_allclose(results[0].images, results[1].images, atol=1e-6)
+        np.testing.assert_allclose(results[0].activations, results[1].activations, rtol=1e-5)
