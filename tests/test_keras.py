@@ -283,3 +283,15 @@ def test_layers_inside_a_nested_model_are_reachable_by_name(x):
     _, acts = adapter.run(x, [adapter.ref("inner_conv"), adapter.ref("base")])
     assert acts[adapter.ref("inner_conv")].shape == (4, 4, 26, 26)
     torch.testing.assert_close(acts[adapter.ref("inner_conv")], acts[adapter.ref("base")])
+
+
+def test_channels_first_keras_models_take_actmax_images_as_they_are(x):
+    keras.utils.set_random_seed(0)
+    inputs = layers.Input((1, 28, 28), name="image")
+    conv = layers.Conv2D(3, 3, data_format="channels_first", name="conv")(inputs)
+    model = keras.Model(inputs, layers.Dense(2, name="out")(layers.Flatten(name="flat")(conv)))
+    adapter = as_adapter(model)
+    assert not adapter.channels_last and adapter.input_shape == (1, 28, 28)
+    out, acts = adapter.run(x, [adapter.ref("conv")])
+    torch.testing.assert_close(acts[adapter.ref("conv")], model.get_layer("conv")(x))
+    torch.testing.assert_close(out, model(x))
