@@ -19,11 +19,11 @@ os.environ.setdefault("KERAS_BACKEND", "torch")
 
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
-from actmax.engine import visualize  # noqa: E402
 
 from actmax.adapters.keras import import_keras, is_keras_model  # noqa: E402
 from actmax.compat.keras import activations  # noqa: E402
 from actmax.compat.vis.visualization import visualize_activation  # noqa: E402
+from actmax.engine import visualize  # noqa: E402
 from actmax.models import build_model  # noqa: E402
 from actmax.objectives import logit, unit  # noqa: E402
 

@@ -3,7 +3,6 @@
 import numpy as np
 import pytest
 import torch
-from actmax.engine import visualize
 from keras_lab import keras, keras_lab_cnn, torch_twin
 
 from actmax.compat.keras import activations
@@ -14,6 +13,7 @@ from actmax.compat.vis.visualization import (
     visualize_cam,
     visualize_saliency,
 )
+from actmax.engine import visualize
 from actmax.errors import ActmaxError
 from actmax.objectives import layer_mean, unit, units
 

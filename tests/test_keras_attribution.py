@@ -45,3 +45,10 @@ def test_grad_cam_on_a_chosen_keras_layer_index(pair, images):
     cams = [grad_cam(model, images, logit(2), layer=3) for model in pair]  # l2
     assert cams[0].layer == "l2" and cams[0].raw.shape == (4, 14, 14)
     np.testing.assert_allclose(cams[0].maps, cams[1].maps, atol=1e-4)
+
+
+def test_an_int_target_means_the_logit_on_keras_models_too(pair, images):
+    keras_model, torch_model = pair
+    by_index = saliency(keras_model, images, 7)
+    by_logit = saliency(torch_model, images, logit(7))
+    np.testing.assert_allclose(by_index.raw, by_logit.raw, rtol=1e-4, atol=1e-6)

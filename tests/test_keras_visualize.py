@@ -2,9 +2,9 @@
 
 import numpy as np
 import pytest
-from actmax.engine import visualize
 from keras_lab import keras_lab_cnn, torch_twin
 
+from actmax.engine import visualize
 from actmax.objectives import channel, logit, neuron, unit
 
 pytestmark = pytest.mark.filterwarnings("ignore:__array__ implementation:DeprecationWarning")
