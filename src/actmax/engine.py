@@ -14,6 +14,7 @@ module's input; for any other model, target the last linear layer itself, e.g.
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 from collections.abc import Callable, Iterator, Sequence
@@ -24,11 +25,11 @@ import numpy as np
 import torch
 from torch import nn
 
+from . import regularizers
 from .adapters import ModelAdapter, as_adapter
 from .errors import ActmaxError
 from .objectives import BatchObjective, Objective
 from .recipes import Recipe, get_recipe
-from .regularizers import lp_norm, total_variation
 from .result import VisualizationResult, write_gif
 from .transforms import RandomTransforms
 
@@ -131,7 +132,7 @@ def visualize(
     batch = BatchObjective(objectives, adapter)  # unknown layers fail here, before any work
     titles = [obj.describe(adapter) for obj in objectives] if titles is None else list(titles)
 
-    with _prepared(adapter, target, x0.dim() - 2), adapter.frozen():
+    with _prepared(adapter, target, x0.dim() - 2), adapter.frozen(), torch.enable_grad():
         inputs, history, frames = _optimize(
             adapter, batch, recipe, x0.to(target), (lo, hi), iterations, weights, tv_beta, p,
             transforms, progress, callback, gif is not None, titles,
@@ -165,13 +166,23 @@ def _optimize(
     act_w, tv_w, lp_w = (torch.tensor(weights[k], device=device, dtype=dtype) for k in weights)
     use_tv, use_lp = bool(np.any(weights["tv"])), bool(np.any(weights["lp"]))
     opt = recipe.optimizer(x0, input_range, iterations)
+    tv_fn = functools.partial(regularizers.total_variation, full=recipe.tv_full)
     history = torch.empty(iterations, len(HISTORY_KEYS), x0.shape[0], device=device, dtype=dtype)
     if recipe.keep_best:
         best_loss = torch.full((x0.shape[0],), math.inf, device=device, dtype=dtype)
         best_x = x0.clone()
     frames, frame_every = [], max(1, iterations // GIF_FRAMES)
-    with torch.no_grad():  # checks the objectives against the model before any work is done
-        _check_finite(_objective(adapter, batch, opt.input()).cpu().numpy(), titles, "at the start")
+    # Check the objectives against the model before any work is done; for recipes with
+    # relative weights, scale the priors by how strongly each objective reacts to its input.
+    with torch.set_grad_enabled(recipe.relative_weights):
+        values = _objective(adapter, batch, opt.input())
+    _check_finite(values.detach().cpu().numpy(), titles, "at the start")
+    if recipe.relative_weights:
+        (grad,) = torch.autograd.grad(values.sum(), opt.param)
+        sensitivity = grad.abs().flatten(1).mean(1)
+        sensitivity = torch.where(sensitivity > 0, sensitivity, torch.ones_like(sensitivity))
+        tv_w, lp_w = tv_w * sensitivity, lp_w * sensitivity
+    del values
     steps = range(iterations)
     if progress:
         from tqdm.auto import tqdm
@@ -182,8 +193,8 @@ def _optimize(
         x = opt.input()
         seen = transforms(x, t) if transforms.enabled else x
         values = _objective(adapter, batch, seen)
-        tv = _term(total_variation, x, tv_beta, use_tv)
-        lp = _term(lp_norm, x, p, use_lp)
+        tv = _term(tv_fn, x, tv_beta, use_tv)
+        lp = _term(regularizers.lp_norm, x, p, use_lp)
         loss = -act_w * values + tv_w * tv + lp_w * lp
         (grad,) = torch.autograd.grad(loss.sum(), opt.param)
         with torch.no_grad():
@@ -204,8 +215,8 @@ def _optimize(
         last = opt.input().detach()
         if recipe.keep_best:  # the final iterate competes too, scored on itself
             values = _objective(adapter, batch, last)
-            tv = _term(total_variation, last, tv_beta, True)
-            lp = _term(lp_norm, last, p, True)
+            tv = _term(tv_fn, last, tv_beta, True)
+            lp = _term(regularizers.lp_norm, last, p, True)
             loss = -act_w * values + tv_w * tv + lp_w * lp
             better = (loss < best_loss).view((-1,) + (1,) * (last.dim() - 1))
             last = torch.where(better, last, best_x)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 
 import torch
+import torch.nn.functional as F
 
 from .errors import ActmaxError
 
@@ -19,10 +20,14 @@ def _image_size(x: torch.Tensor) -> int:
     return math.prod(x.shape[1:])
 
 
-def total_variation(x: torch.Tensor, beta: float = 2.0) -> torch.Tensor:
-    """keras-vis' TotalVariation: sum over pixels and channels of
+def total_variation(x: torch.Tensor, beta: float = 2.0, full: bool = False) -> torch.Tensor:
+    """keras-vis' TotalVariation: the sum over pixels and channels of
     `((x[h+1,w] - x[h,w])^2 + (x[h,w+1] - x[h,w])^2) ** (beta/2)` on the (H-1) x (W-1) grid,
     divided by C*H*W. Works for any number of spatial dimensions (1-D signals, volumes).
+
+    keras-vis' grid leaves out the last row's horizontal and the last column's vertical
+    differences, so the bottom-right pixel is free. `full=True` repeats the border instead
+    (those differences count, the extra ones are 0), which ties every pixel to its neighbours.
 
     Where an image is flat the beta < 2 power has no derivative; its gradient is taken as 0 there
     (keras-vis returns NaN).
@@ -32,6 +37,17 @@ def total_variation(x: torch.Tensor, beta: float = 2.0) -> torch.Tensor:
     spatial = x.dim() - 2
     if spatial < 1:
         raise ActmaxError(f"total variation needs images (N, C, ...), got shape {tuple(x.shape)}")
+    size = _image_size(x)
+    if full and beta == 2.0:  # no power to pair the differences: sum each axis on its own
+        total = None
+        for axis in range(spatial):
+            dim = 2 + axis
+            n = x.shape[dim]
+            energy = (x.narrow(dim, 1, n - 1) - x.narrow(dim, 0, n - 1)).square().flatten(1).sum(1)
+            total = energy if total is None else total + energy
+        return total / size
+    if full:  # repeat the last row / column: a difference of 0 past each far border
+        x = F.pad(x, (0, 1) * spatial, mode="replicate")
     base = x[(slice(None), slice(None)) + (slice(None, -1),) * spatial]
     energy = None
     for axis in range(spatial):
@@ -43,7 +59,7 @@ def total_variation(x: torch.Tensor, beta: float = 2.0) -> torch.Tensor:
         positive = energy > 0
         safe = torch.where(positive, energy, torch.ones_like(energy))
         energy = torch.where(positive, safe.pow(beta / 2.0), torch.zeros_like(energy))
-    return energy.flatten(1).sum(1) / _image_size(x)
+    return energy.flatten(1).sum(1) / size
 
 
 def lp_norm(x: torch.Tensor, p: float = 6.0) -> torch.Tensor:

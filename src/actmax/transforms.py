@@ -19,17 +19,16 @@ from .errors import ActmaxError
 
 def shift(x: torch.Tensor, offsets: torch.Tensor) -> torch.Tensor:
     """Roll every image of `x` (N, C, *spatial) by its own integer `offsets` (N, len(spatial)),
-    wrapping around the border. Differentiable (a gather), exact, one op per spatial axis."""
-    n = x.shape[0]
-    for axis in range(offsets.shape[1]):
-        dim = 2 + axis
-        length = x.shape[dim]
+    wrapping around the border. Differentiable (one gather over the flattened image), exact."""
+    n, c, *sizes = x.shape
+    index = None
+    for axis, length in enumerate(sizes):
         positions = torch.arange(length, device=x.device)
-        index = (positions[None, :] - offsets[:, axis : axis + 1]) % length  # (N, L)
-        view = [n] + [1] * (x.dim() - 1)
-        view[dim] = length
-        x = torch.gather(x, dim, index.view(view).expand_as(x))
-    return x
+        along = (positions[None, :] - offsets[:, axis : axis + 1]) % length  # (N, L)
+        along = along.view([n] + [length if a == axis else 1 for a in range(len(sizes))])
+        index = along if index is None else index * length + along
+    flat = index.reshape(n, 1, -1).expand(n, c, -1)
+    return torch.gather(x.reshape(n, c, -1), 2, flat).view_as(x)
 
 
 def zoom(x: torch.Tensor, factors: torch.Tensor) -> torch.Tensor:
