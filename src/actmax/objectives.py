@@ -42,8 +42,10 @@ class Term:
     fn: Callable[[torch.Tensor], torch.Tensor] | None = field(default=None, compare=False)
     label: str | None = None
 
-    def describe(self) -> str:
-        layer = f"{self.layer}:pre" if self.pre_activation else f"{self.layer}"
+    def describe(self, layer_name: str | None = None) -> str:
+        """Short text for titles; `layer_name` replaces an index by the layer's real name."""
+        name = self.layer if layer_name is None else layer_name
+        layer = f"{name}:pre" if self.pre_activation else f"{name}"
         if self.kind == "custom":
             return self.label or f"{layer}:custom"
         if self.kind == "mean":
@@ -65,6 +67,11 @@ class Objective:
 
     @property
     def name(self) -> str:
+        return self.describe()
+
+    def describe(self, adapter: ModelAdapter | None = None) -> str:
+        """The objective as text; with an adapter, layer indices become the model's layer names
+        (`logit(3)` on the lab CNN reads `l5:pre[3]`)."""
         if self._name:
             return self._name
         parts = []
@@ -72,7 +79,8 @@ class Objective:
             w = term.weight
             sign = "-" if w < 0 else ("+" if i else "")
             scale = "" if abs(w) == 1 else f"{abs(w):g}·"
-            text = f"{scale}{term.describe()}"
+            layer_name = adapter.resolve(term.layer) if adapter is not None else None
+            text = f"{scale}{term.describe(layer_name)}"
             parts.append(f"{sign} {text}" if i else f"{sign}{text}")
         return " ".join(parts)
 

@@ -38,10 +38,12 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
-
 from .attribution import cam, saliency  # noqa: E402
+from .visualize import visualize  # noqa: E402
 
 cli.add_command(saliency)
 cli.add_command(cam)
+cli.add_command(visualize)
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
