@@ -17,8 +17,8 @@ Paragraphs = list[str]
 MERGE_SHARE = 0.75
 
 
-def _pct(x: float) -> str:
-    return f"{100 * x:.1f}%"
+def _pct(x: float | None) -> str:
+    return "n/a" if x is None else f"{100 * x:.1f}%"
 
 
 def _join(items: Sequence[str]) -> str:
@@ -53,109 +53,140 @@ def training(m: dict) -> Paragraphs:
     ]
 
 
-def softmax(m: dict) -> Paragraphs:
-    s = m["softmax"]["summary"]
-    k = m["softmax"]["count"]
-    pushed = s["mean_other_logit"] < s["linear_mean_other_logit"]
-    lower = s["target_logit"] < s["linear_target_logit"]
-    text = [
-        f"Maximized through the softmax, the {k} images reach a mean target probability of "
-        f"{s['probability']:.3f}. The probability only measures the target against the others: "
-        f"their target logit averages {s['target_logit']:.2f}, against "
-        f"{s['linear_target_logit']:.2f} for the same optimization on the logit, and the other "
-        f"nine logits average {s['mean_other_logit']:.2f} against "
-        f"{s['linear_mean_other_logit']:.2f}."
-    ]
-    gap_soft = s["target_logit"] - s["mean_other_logit"]
-    gap_lin = s["linear_target_logit"] - s["linear_mean_other_logit"]
-    if pushed and lower:
-        text.append(
-            "So what the softmax objective raises is the gap between the target and the others "
-            f"({gap_soft:.2f} against {gap_lin:.2f} under logit maximization), and it gets much of "
-            "that gap by pushing the other classes down rather than by drawing more of the "
-            "target: a softmax output depends on every logit, so its gradient points as much away "
-            "from the other classes as towards its own."
+def _softmax_recipe(name: str, s: dict, k: int) -> str:
+    text = (
+        f"{name}: maximized through the softmax, the {k} images reach a mean target probability "
+        f"of {s['probability']:.3f} with a target logit of {s['target_logit']:.2f} on average; "
+        f"the same optimization of the logit reaches {s['linear_target_logit']:.2f} "
+        f"(probability {s['linear_probability']:.3f}). "
+    )
+    share = s["share_from_others"]
+    if share is None or s["margin_gain"] <= 0:
+        text += (
+            "From a mid-grey start the softmax images did not widen the target's margin at all: "
+            "the objective gave the optimizer nothing to climb."
         )
-    elif pushed:
-        text.append(
-            "The other logits end lower than under logit maximization, the mark of an objective "
-            "that can be met by suppressing the competition; on this run the target logit still "
-            "ended as high."
+    elif share > 0.5:
+        text += (
+            f"From a mid-grey start they widened the target's margin by {s['margin_gain']:.2f}, "
+            f"{_pct(share)} of it by pushing the other classes down (their log-sum-exp changed by "
+            f"{s['others_change']:+.2f}, the target by {s['target_gain']:+.2f}): the probability "
+            "rose by suppressing the competition, not by drawing more of the target."
         )
     else:
-        text.append(
-            "On this run the softmax images did not push the other logits below the logit "
-            "images' level; the difference lies in the target logit alone."
+        text += (
+            f"From a mid-grey start they widened the target's margin by {s['margin_gain']:.2f}, "
+            f"mostly by raising the target ({s['target_gain']:+.2f}; the others' log-sum-exp "
+            f"changed by {s['others_change']:+.2f}), but far less than the logit objective "
+            f"({s['linear_margin_gain']:.2f})."
         )
     if s["probability"] >= 0.9:
-        text.append(
-            "The probability saturates near 1, where its gradient vanishes: the optimization "
-            "stops improving the image long before the logit is as high as it can go. Maximizing "
-            "the logit has neither problem, which is why the lab swaps the softmax for a linear "
-            "activation."
+        text += (
+            " The probability saturates near 1, where its gradient vanishes: the image stops "
+            "improving long before its logit is as high as it can go."
         )
     else:
-        text.append(
-            f"Even the probability stays at {s['probability']:.2f} on average: the gradient of "
-            "a softmax output is scaled by p(1 - p) and shared out among all the classes, so the "
-            "same number of steps gets much less done than on the logit, which is why the lab "
-            "swaps the softmax for a linear activation."
+        text += (
+            f" The probability stays at {s['probability']:.2f}: it can never exceed 1 and its "
+            "gradient is scaled by p(1 - p), so against the same regularizer it achieves far less "
+            "than the unbounded logit."
         )
+    text += (
+        f" The independent classifier recognizes {s['recognized']} of {k} of these images "
+        f"(mean confidence {s['confidence']:.2f})."
+    )
+    return text
+
+
+def softmax(m: dict) -> Paragraphs:
+    sm = m["softmax"]
+    text = [_softmax_recipe(name, sm[name]["summary"], sm["count"]) for name in sm["order"]]
     text.append(
-        f"The independent classifier recognizes {s['recognized']} of {k} softmax images as their "
-        f"class (mean confidence {s['confidence']:.2f})."
+        "A softmax output depends on every logit, so maximizing it can be done by lowering the "
+        "others as well as by raising its own, and it saturates; the logit has neither problem, "
+        "which is why the lab swaps the softmax for a linear activation."
     )
     return text
 
 
 def tv_sweep(m: dict) -> Paragraphs:
     sweep = m["tv_sweep"]
-    rows = sweep["rows"]
-    first, last = rows[0], rows[-1]
     c = sweep["class"]
-    peak = max(rows, key=lambda r: r["confidence"])
-    return [
-        f"For output {c}, raising tv_weight from {first['tv_weight']:g} to {last['tv_weight']:g} "
-        f"moves its logit from {first['logit']:.2f} ({first['activation']:.2f}x the best real "
-        f"{c}) to {last['logit']:.2f} ({last['activation']:.2f}x), and the plausibility from "
-        f"{first['plausibility']:.3f} to {last['plausibility']:.3f}. The independent classifier "
-        f"is most confident that the image is a {c} at tv_weight {peak['tv_weight']:g} "
-        f"({peak['confidence']:.2f}). Total variation penalizes differences between neighbouring "
-        "pixels: more of it trades activation for smooth, stroke-like images."
-    ]
+    text = []
+    for name in sweep["order"]:
+        rows = sweep["recipes"][name]["rows"]
+        first, last = rows[0], rows[-1]
+        peak = max(rows, key=lambda r: r["confidence"])
+        text.append(
+            f"{name}: raising tv_weight from {first['tv_weight']:g} to {last['tv_weight']:g} moves "
+            f"the logit of {c} from {first['logit']:.2f} ({first['activation']:.2f}x the best real "
+            f"{c}) to {last['logit']:.2f} ({last['activation']:.2f}x) and the plausibility from "
+            f"{first['plausibility']:.3f} to {last['plausibility']:.3f}; the independent "
+            f"classifier is most confident that the image is a {c} at tv_weight "
+            f"{peak['tv_weight']:g} ({peak['confidence']:.2f})."
+        )
+    text.append(
+        "Total variation penalizes differences between neighbouring pixels: more of it trades "
+        "activation for smoother images, and too much of it leaves too little of the target."
+    )
+    return text
+
+
+def _choice_sentence(name: str, c: dict) -> str:
+    s = c["chosen_summary"]
+    text = (
+        f"{name}: tv_weight {c['chosen']:g}, where the independent classifier recognizes "
+        f"{s['recognized']} of {s['count']} class images (mean confidence {s['confidence']:.3f}), "
+        f"the mean plausibility is {s['plausibility']:.3f} and the weakest class reaches "
+        f"{s['min_activation']:.2f}x the logit of its best real digit."
+    )
+    if not c["eligible"]:
+        text += (
+            " No tv_weight kept every class at or above its best real digit, so the rule fell "
+            "back to the strongest weakest class."
+        )
+    return text
 
 
 def tv_choice(m: dict) -> Paragraphs:
     ch = m["tv_choice"]
-    chosen, lab = ch["chosen_summary"], ch.get("lab_summary")
-    n = chosen["count"]
-    text = [
-        f"Rule: {ch['rule']}",
-        f"Chosen: tv_weight {ch['chosen']:g}. There the independent classifier recognizes "
-        f"{chosen['recognized']} of {n} class images (mean confidence {chosen['confidence']:.3f}), "
-        f"the mean plausibility is {chosen['plausibility']:.3f} and the weakest class reaches "
-        f"{chosen['min_activation']:.2f}x the logit of its best real digit.",
-    ]
-    if not ch["eligible"]:
-        text.append(
-            "No tv_weight kept every class at or above its best real digit, so the rule fell "
-            "back to the strongest weakest class."
-        )
+    text = [_choice_sentence(name, ch["recipes"][name]) for name in ch["order"]]
+    lab, lab_tv = ch.get("lab_summary"), ch["lab_choice"]
+    measured = ch["recipes"][ch["lab_recipe"]]
+    n = measured["chosen_summary"]["count"]
     if lab is None:
-        text.append(f"The lab's eyeballed {ch['lab_choice']:g} was not part of this sweep.")
-    elif ch["chosen"] == ch["lab_choice"]:
+        text.append(f"The lab's eyeballed {lab_tv:g} was not part of the {ch['lab_recipe']} sweep.")
+    elif measured["chosen"] == lab_tv:
         text.append(
-            f"The measurement agrees with the lab's eyeballed choice of {ch['lab_choice']:g}."
+            f"For {ch['lab_recipe']}, the lab's algorithm, the measurement agrees with the lab's "
+            f"eyeballed choice of {lab_tv:g}."
         )
     else:
+        chosen = measured["chosen_summary"]
         dconf = chosen["confidence"] - lab["confidence"]
-        dplaus = chosen["plausibility"] - lab["plausibility"]
-        better = "higher" if dconf > 0 else "lower"
+        dact = chosen["min_activation"] - lab["min_activation"]
         text.append(
-            f"The lab's eyeballed {ch['lab_choice']:g} gives {lab['recognized']} of {n} recognized "
-            f"(confidence {lab['confidence']:.3f}, plausibility {lab['plausibility']:.3f}, weakest "
-            f"activation {lab['min_activation']:.2f}x): the measured choice is {abs(dconf):.3f} "
-            f"{better} in confidence and {dplaus:+.3f} in plausibility."
+            f"For {ch['lab_recipe']}, the lab's algorithm, the lab's eyeballed {lab_tv:g} gives "
+            f"{lab['recognized']} of {n} recognized (confidence {lab['confidence']:.3f}, "
+            f"plausibility {lab['plausibility']:.3f}, weakest activation "
+            f"{lab['min_activation']:.2f}x); the measured {measured['chosen']:g} is "
+            f"{abs(dconf):.3f} {'higher' if dconf > 0 else 'lower'} in confidence and "
+            f"{abs(dact):.2f}x {'stronger' if dact > 0 else 'weaker'} in its weakest class."
+        )
+    lows = [ch["recipes"][name]["plausibility_range"][0] for name in ch["order"]]
+    highs = [ch["recipes"][name]["plausibility_range"][1] for name in ch["order"]]
+    low, high, real = min(lows), max(highs), ch["real_plausibility"]
+    if high - low < 0.05:
+        text.append(
+            f"Plausibility moves only between {low:.3f} and {high:.3f} over the sweeps (real "
+            f"digits score {real:.3f} against their class): in the lab CNN's own features every "
+            "visualization resembles its class, so this measure barely separates the tv_weights "
+            "and the choice rests on the independent classifier and the activation."
+        )
+    else:
+        text.append(
+            f"Plausibility ranges from {low:.3f} to {high:.3f} over the sweeps, against "
+            f"{real:.3f} for real digits."
         )
     return text
 
@@ -193,7 +224,10 @@ def classes(m: dict) -> Paragraphs:
 
 
 def _merge_share(row: dict) -> float:
-    return min(row["retained"])
+    """The smaller share of a single-class logit the joint image keeps (a single image whose
+    logit is not positive gives no share, and counts as nothing kept)."""
+    shares = [v for v in row["retained"] if v is not None]
+    return min(shares) if len(shares) == 2 else 0.0
 
 
 def pairs(m: dict) -> Paragraphs:
@@ -244,14 +278,19 @@ def layers(m: dict) -> Paragraphs:
     for r in m["layers"]["rows"]:
         dead = r["dead"]
         part = (
-            f"{dead} of {r['units']} cannot be activated at all (a dead ReLU: no input turns "
-            "them on)"
+            f"{dead} of {r['units']} stay at zero even when maximized (a dead ReLU: no input "
+            "turns them on)"
             if dead
             else f"all {r['units']} respond"
         )
-        text.append(
-            f"{r['layer']}: {part}; the strongest reaches {r['max']:.2f}, the mean {r['mean']:.2f}."
+        rel = r["mean_relative"]
+        versus = (
+            f", on average {rel:.1f}x their best response to real digits" if rel is not None else ""
         )
+        silent = (
+            f"; {r['silent_on_real']} never fire on the real digits" if r["silent_on_real"] else ""
+        )
+        text.append(f"{r['layer']}: {part}{versus}{silent}.")
     sizes = [
         f"{r['layer']} {r['receptive_field']}x{r['receptive_field']}" for r in m["layers"]["rows"]
     ]
@@ -266,24 +305,43 @@ def layers(m: dict) -> Paragraphs:
 
 def recipes(m: dict) -> Paragraphs:
     rec = m["recipes"]
-    names = rec["order"]
+    entries = [rec["entries"][key] for key in rec["order"]]
     parts = []
-    for name in names:
-        s = rec[name]["summary"]
+    for e in entries:
+        s = e["summary"]
         parts.append(
-            f"{name} (tv_weight {rec[name]['tv_weight']:g}, {rec[name]['iterations']} iterations): "
-            f"{s['recognized']} of {s['count']} recognized, mean confidence {s['confidence']:.3f}, "
-            f"plausibility {s['plausibility']:.3f}, activation {s['activation']:.2f}x (weakest "
+            f"{e['label']} ({e['tv_weight']:g}, {e['iterations']} iterations): {s['recognized']} "
+            f"of {s['count']} recognized, mean confidence {s['confidence']:.3f}, plausibility "
+            f"{s['plausibility']:.3f}, activation {s['activation']:.2f}x (weakest "
             f"{s['min_activation']:.2f}x)"
         )
-    a, b = (rec[n]["summary"] for n in names)
-    chance = 1 / len(m["settings"]["classes"]) if m["settings"]["classes"] else 0.1
     text = ["; ".join(parts) + "."]
-    best = names[0] if a["confidence"] >= b["confidence"] else names[1]
+    unbounded = [e for e in entries if e["input_span"][0] < -0.01 or e["input_span"][1] > 1.01]
+    for e in unbounded:
+        lo, hi = e["input_span"]
+        text.append(
+            f"{e['label']}: the optimized inputs span {lo:.2f} to {hi:.2f}, outside the [0, 1] "
+            f"of a real image; on them the logits average {e['optimized_logit']:.2f}, but what "
+            "is shown (and measured here) is their contrast stretch back into [0, 1]."
+        )
+    chance = 1 / max(len(m["settings"]["classes"]), 1)
+    best = max(entries, key=lambda e: (e["summary"]["recognized"], e["summary"]["confidence"]))
     text.append(
-        f"The independent classifier finds {best}'s images the more digit-like. Chance would be "
-        f"about {_pct(chance)} agreement."
+        f"The independent classifier finds the images of {best['label']} the most digit-like; "
+        f"guessing would recognize about {_pct(chance)}."
     )
+    acc = m["acceptance"]
+    verdict = {
+        (True, True): "every class image is recognized and every one drives its logit at least "
+        "as high as the best real digit of its class",
+        (True, False): "every class image is recognized, but not every one drives its logit as "
+        "high as the best real digit of its class",
+        (False, True): "every class image drives its logit at least as high as the best real "
+        "digit, but not every one is recognized",
+        (False, False): "neither every class image is recognized nor does every one reach the "
+        "best real digit's logit",
+    }[acc["all_recognized"], acc["all_at_least_best_real"]]
+    text.append(f"With actmax's recipe at tv_weight {acc['tv_weight']:g}, {verdict}.")
     return text
 
 
@@ -293,10 +351,16 @@ def answers(m: dict) -> Paragraphs:
     cl = m["classes"]["summary"]
     rows = m["pairs"]["rows"]
     text = [
-        f"Which tv_weight? {ch['chosen']:g}, by measurement: {ch['rule']} The images it gives are "
-        f"recognized {cl['recognized']} of {cl['count']} times by a classifier that never saw the "
-        f"lab CNN, at {cl['activation']:.2f}x the best real digit's logit on average.",
+        f"Which tv_weight? For {ch['recipe']}'s recipe {ch['chosen']:g}, by measurement: "
+        f"{ch['rule']} The images it gives are recognized {cl['recognized']} of {cl['count']} "
+        f"times by a classifier that never saw the lab CNN, at {cl['activation']:.2f}x the best "
+        "real digit's logit on average.",
     ]
+    lab_measured = ch["recipes"][ch["lab_recipe"]]["chosen"]
+    text[0] += (
+        f" With the lab's own algorithm ({ch['lab_recipe']}) the same rule picks "
+        f"{lab_measured:g}, where the lab picked {ch['lab_choice']:g} by eye."
+    )
     similar = [r for r in rows if r.get("kind") == "similar"]
     different = [r for r in rows if r.get("kind") == "different"]
     if similar and different:
@@ -313,7 +377,10 @@ def answers(m: dict) -> Paragraphs:
     dead = sum(r["dead"] for r in layer_rows)
     units = sum(r["units"] for r in layer_rows)
     rec = m["recipes"]
-    conf = {n: rec[n]["summary"]["recognized"] for n in rec["order"]}
+    conf = {
+        f"{e['label']} {e['tv_weight']:g}": e["summary"]["recognized"]
+        for e in (rec["entries"][key] for key in rec["order"])
+    }
     text.append(
         "How activation maximization helps: it asks the network what it is looking for, without "
         "any data. The class images show the strokes each logit rewards, the pairs and contrasts "
@@ -337,21 +404,35 @@ def answers(m: dict) -> Paragraphs:
     return text
 
 
+def _mean(values) -> float | None:
+    """The mean of the values that exist (a constant map has no rank correlation)."""
+    values = [v for v in values if v is not None]
+    return float(np.mean(values)) if values else None
+
+
 def attribution(m: dict) -> Paragraphs:
     rows = m["attribution"]["rows"]
     wrong = [r for r in rows if r["true"] != r["predicted"]]
     if not wrong:
         return ["Every digit shown is classified correctly, so true and predicted maps coincide."]
-    sal = float(np.mean([r["saliency_rank_correlation"] for r in wrong]))
-    cam = float(np.mean([r["gradcam_rank_correlation"] for r in wrong]))
+    sal = _mean(r["saliency_rank_correlation"] for r in wrong)
+    cam = _mean(r["gradcam_rank_correlation"] for r in wrong)
+    known = [v for v in (sal, cam) if v is not None]
+    if not known:
+        return ["The maps of the misclassified digits are flat, so they cannot be compared."]
+
+    def show(v):
+        return "n/a (a flat map)" if v is None else f"{v:.2f}"
+
+    same = min(known) >= 0.5
     return [
         f"For the {len(wrong)} misclassified digits, the maps for the true and the predicted class "
-        f"have a mean rank correlation of {sal:.2f} (saliency) and {cam:.2f} (Grad-CAM, layer "
+        f"have a mean rank correlation of {show(sal)} (saliency) and {show(cam)} (Grad-CAM, layer "
         f"{m['attribution']['gradcam_layer']}): "
         + (
             "the two explanations point at largely the same pixels, so the mistake comes from "
             "how the evidence is weighed, not from looking elsewhere."
-            if min(sal, cam) >= 0.5
+            if same
             else "the network finds its evidence for the wrong class in other strokes than the "
             "evidence for the right one."
         )

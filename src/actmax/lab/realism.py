@@ -20,9 +20,8 @@ import hashlib
 import json
 import math
 import os
-import shutil
-import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -37,6 +36,7 @@ from ..data import Mnist
 from ..errors import ActmaxError
 from ..io import write_json
 from ..models import ARCHITECTURES, glorot_uniform_
+from .folders import staged_cache_entry
 
 JUDGE_ARCHITECTURE = "judge_cnn"
 JUDGE_RECORD = "judge.json"
@@ -229,20 +229,11 @@ def load_or_train_judge(
         record = json.loads((folder / JUDGE_RECORD).read_text(encoding="utf-8"))
         return Judge(load_model(folder), config, float(record["test_accuracy"]), reused=True)
     judge = train_judge(data, config, progress)
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
-    try:
+    with staged_cache_entry(folder, JUDGE_RECORD) as staging:
         save_model(
             judge.model, staging, JUDGE_ARCHITECTURE, width=config.width, hidden=config.hidden
         )
         write_json(staging / JUDGE_RECORD, judge.record())
-        try:
-            staging.rename(folder)
-        except OSError:
-            if not (folder / JUDGE_RECORD).exists():  # not a concurrent run's finished copy
-                raise
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
     return judge
 
 
@@ -293,10 +284,14 @@ class Measures:
         return Measures(**{k: getattr(self, k)[index] for k in self.__dataclass_fields__})
 
 
-def _batched(
-    fn: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, size: int = 2000
-) -> torch.Tensor:
-    return torch.cat([fn(x[i : i + size]) for i in range(0, len(x), size)])
+@contextmanager
+def channels_last(model: nn.Module) -> Iterator[nn.Module]:
+    """Run convolutions in oneDNN's fast channels-last layout for a while, then restore."""
+    model.to(memory_format=torch.channels_last)
+    try:
+        yield model
+    finally:
+        model.to(memory_format=torch.contiguous_format)
 
 
 class RealismMeter:
@@ -325,7 +320,8 @@ class RealismMeter:
         classes = np.unique(y)
         if not np.array_equal(classes, np.arange(len(classes))):
             raise ActmaxError("the test labels must cover the classes 0..K-1")
-        parts = [self._read(x[i : i + 2000]) for i in range(0, len(x), 2000)]
+        with channels_last(model):
+            parts = [self._read(x[i : i + 2000]) for i in range(0, len(x), 2000)]
         unit = torch.cat([f for f, _ in parts])
         logits = torch.cat([z for _, z in parts])
         self.test_logits = logits.numpy().astype(np.float64)

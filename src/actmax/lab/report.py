@@ -53,6 +53,11 @@ def _num(value: float | None, digits: int = 3) -> str:
     return f"{value:.{digits}f}"
 
 
+def _pct(value: float | None, digits: int = 1) -> str:
+    """A fraction as a percentage for the page, and a dash where there is none."""
+    return "–" if value is None else f"{_num(100 * value, digits)}%"
+
+
 def environment() -> jinja2.Environment:
     env = jinja2.Environment(
         loader=jinja2.PackageLoader("actmax", "templates"),
@@ -62,6 +67,7 @@ def environment() -> jinja2.Environment:
         lstrip_blocks=False,
     )
     env.filters["num"] = _num
+    env.filters["pct"] = _pct
     return env
 
 

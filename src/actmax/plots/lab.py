@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 
 import matplotlib
 
@@ -11,6 +12,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
+
+from ..io import save_figure, write_atomic  # noqa: E402
 
 
 def _as_2d(image: np.ndarray) -> np.ndarray:
@@ -82,8 +85,10 @@ def image_grid(
     vmin: float | None = 0.0,
     vmax: float | None = 1.0,
     fontsize: float = 8.0,
+    row_labels: Sequence[str] | None = None,
 ) -> Figure:
-    """A titled grid: a title above and a (multi-line) caption under every image.
+    """A titled grid: a title above and a (multi-line) caption under every image, and
+    optionally a label left of every row.
 
     Drawn as one mosaic in one axes (each image blown up by whole pixels to about `size` pixels,
     no resampling), so even a grid of a hundred images takes a fraction of a second.
@@ -113,7 +118,8 @@ def image_grid(
     caption_band = int(lines(captions) * line) + (4 if captions is not None else 0)
     cell_h = title_band + ih + caption_band + pad
     top = int(line * 1.8) if title else pad // 2
-    width, height = cols * cell_w + pad, top + rows * cell_h
+    left = int(widest(row_labels) * 0.62 * px) + pad if row_labels is not None else 0
+    width, height = left + cols * cell_w + pad, top + rows * cell_h
     canvas = np.ones((height, width, 3))
     colormap = plt.get_cmap(cmap)
     origins = []
@@ -123,7 +129,7 @@ def image_grid(
         scaled = np.clip((image - lo) / (hi - lo if hi > lo else 1.0), 0, 1)
         rgb = colormap(scaled)[..., :3].repeat(k, 0).repeat(k, 1)
         r, c = divmod(i, cols)
-        x0 = pad // 2 + c * cell_w + (cell_w - iw) // 2
+        x0 = left + pad // 2 + c * cell_w + (cell_w - iw) // 2
         y0 = top + r * cell_h + title_band
         canvas[y0 - 1 : y0 + ih + 1, x0 - 1 : x0 + iw + 1] = 0.75  # a thin frame
         canvas[y0 : y0 + ih, x0 : x0 + iw] = rgb
@@ -149,9 +155,23 @@ def image_grid(
                 linespacing=1.15,
                 color="#333333",
             )
+    for r, label in enumerate(row_labels or []):
+        y = top + r * cell_h + title_band + ih / 2
+        ax.text(left - pad / 2, y, label, ha="right", va="center", fontsize=fontsize)
     if title:
         ax.text(width / 2, pad / 2, title, ha="center", va="top", fontsize=fontsize + 2)
+    fig.mosaic = True  # laid out edge to edge: saved as is, without a tight bounding box
     return fig
+
+
+def save(fig: Figure, path) -> Path:
+    """Save atomically as PNG; a mosaic grid exactly at its own size (no tight-bbox pass)."""
+    if not getattr(fig, "mosaic", False):
+        return save_figure(fig, path, dpi=DPI)
+    try:
+        return write_atomic(path, lambda tmp: fig.savefig(tmp, dpi=DPI, format="png"))
+    finally:
+        plt.close(fig)
 
 
 def tv_choice(
@@ -159,6 +179,7 @@ def tv_choice(
     summaries: Sequence[dict],
     chosen: float,
     lab_choice: float | None = None,
+    recipe: str | None = None,
 ) -> Figure:
     """Realism (judge agreement and confidence, plausibility) and activation against tv_weight."""
     tv = np.asarray(tv_weights, dtype=float)
@@ -171,11 +192,15 @@ def tv_choice(
     left.plot(tv, series("confidence"), marker="s", label="judge confidence (mean)")
     left.plot(tv, series("plausibility"), marker="^", label="plausibility (mean cosine)")
     left.set_ylim(-0.03, 1.03)
-    left.set_title("Realism")
+    left.set_title(f"Realism ({recipe})" if recipe else "Realism")
     right.plot(tv, series("activation"), marker="o", color="tab:red", label="mean")
     right.plot(tv, series("min_activation"), marker="v", color="tab:purple", label="weakest class")
     right.axhline(1.0, color="gray", lw=1, ls=":", label="best real digit")
-    right.set_title("Activation (logit / best real digit's)")
+    right.set_title(
+        f"Activation, logit / best real digit's ({recipe})"
+        if recipe
+        else "Activation (logit / best real digit's)"
+    )
     for ax in (left, right):
         ax.set_xscale("log", base=2)
         ax.set_xticks(tv)
