@@ -39,8 +39,10 @@ def main(argv: list[str] | None = None) -> int:
 
 
 from .attribution import cam, saliency  # noqa: E402
+from .train import train  # noqa: E402
 from .visualize import visualize  # noqa: E402
 
+cli.add_command(train)
 cli.add_command(saliency)
 cli.add_command(cam)
 cli.add_command(visualize)
