@@ -185,17 +185,27 @@ def _contiguous(rows: Sequence[int]) -> bool:
 
 
 class Batch:
-    """Objectives and per-row tv_weights gathered into one engine call, by named blocks."""
+    """Objectives and per-row loss weights gathered into one engine call, by named blocks."""
 
     def __init__(self) -> None:
         self.objectives: list[Objective] = []
         self.tv: list[float] = []
+        self.lp: list[float | None] = []
         self.blocks: dict[str, tuple[list[int], list[int] | None]] = {}
 
-    def add(self, name: str, objectives: Sequence[Objective], tv: float, targets=None) -> None:
+    def add(
+        self,
+        name: str,
+        objectives: Sequence[Objective],
+        tv: float,
+        targets: Sequence[int] | None = None,
+        lp: float | None = None,
+    ) -> None:
+        """A block of rows with one tv_weight (and lp_weight; None: the recipe's)."""
         start = len(self.objectives)
         self.objectives.extend(objectives)
         self.tv.extend([float(tv)] * len(objectives))
+        self.lp.extend([lp] * len(objectives))
         rows = list(range(start, len(self.objectives)))
         self.blocks[name] = (rows, list(targets) if targets is not None else None)
 
@@ -207,12 +217,14 @@ class Batch:
         settings: LabSettings,
         progress: bool,
     ) -> dict[str, Images]:
+        default_lp = get_recipe(recipe).lp_weight
         result = visualize(
             model,
             self.objectives,
             recipe=recipe,
             iterations=settings.iterations,
             tv_weight=self.tv,
+            lp_weight=[default_lp if lp is None else lp for lp in self.lp],
             seed=settings.seed,
             device=settings.device,
             progress=progress,
@@ -419,17 +431,19 @@ def run_experiments(
     lab_summary = next((s for s in lab if s["tv_weight"] == settings.lab_tv_weight), None)
 
     # Call 3: pairs, contrasts and the units inside, at the chosen tv_weight. A unit inside is
-    # weighed against total variation on its own scale: the tv_weight is multiplied by the ratio
+    # weighed against the regularizers on its own scale: both weights are multiplied by the ratio
     # of the layer's typical best response to real digits to the logits' (else a layer whose
-    # values are 30 times smaller than the logits would be flattened by the regularizer).
+    # values are 30 times smaller than the logits would just be flattened by the regularizers).
     counts = _unit_counts(model, settings.layers)
     real_max = real_unit_maxima(model, x_real, settings.layers)
     logit_scale = float(np.mean(meter.best_logit))
-    layer_tv = {}
+    layer_scale, layer_tv, layer_lp = {}, {}, {}
     for layer in settings.layers:
         alive = real_max[layer][real_max[layer] > DEAD]
         scale = float(alive.mean()) / logit_scale if len(alive) and logit_scale > 0 else 1.0
+        layer_scale[layer] = scale
         layer_tv[layer] = chosen * scale
+        layer_lp[layer] = get_recipe(main).lp_weight * scale
     third = Batch()
     missing = sorted({c for pair in settings.pairs for c in pair} - set(classes))
     if missing:
@@ -446,10 +460,8 @@ def run_experiments(
         )
     for layer in settings.layers:
         n, _ = counts[layer]
-        # Before the ReLU (as Lucid does): a unit that is off for the grey start image has no
-        # gradient after it. The report gives each unit's response after the ReLU.
-        objectives = [unit(layer, i, pre_activation=True).named(f"{layer}[{i}]") for i in range(n)]
-        third.add(f"layer:{layer}", objectives, layer_tv[layer])
+        objectives = [unit(layer, i).named(f"{layer}[{i}]") for i in range(n)]
+        third.add(f"layer:{layer}", objectives, layer_tv[layer], lp=layer_lp[layer])
     inside = third.run(model, meter, main, settings, progress)
 
     # Metrics.
@@ -537,21 +549,23 @@ def run_experiments(
         values = unit_responses(model, block.batch(), layer)[np.arange(n), np.arange(n)]
         real = real_max[layer]
         relative = [float(v / r) if r > DEAD else None for v, r in zip(values, real, strict=True)]
-        known = [v for v in relative if v is not None]
+        known = [r for r, v in zip(relative, values, strict=True) if r is not None and v > DEAD]
         layer_rows.append(
             {
                 "layer": layer,
                 "units": n,
                 "spatial": spatial,
+                "scale": layer_scale[layer],
                 "tv_weight": layer_tv[layer],
+                "lp_weight": layer_lp[layer],
                 "receptive_field": receptive_field(model, layer),
                 "activations": values.tolist(),
-                "pre_activations": block.objective.tolist(),
                 "real_max": real.tolist(),
                 "relative": relative,
                 "mean_relative": float(np.mean(known)) if known else None,
                 "dead": int((values <= DEAD).sum()),
                 "silent_on_real": int((real <= DEAD).sum()),
+                "dead_and_silent": int(((values <= DEAD) & (real <= DEAD)).sum()),
                 "mean": float(values.mean()),
                 "max": float(values.max()),
             }

@@ -276,21 +276,21 @@ def _name(row: dict) -> str:
 def layers(m: dict) -> Paragraphs:
     text = []
     for r in m["layers"]["rows"]:
-        dead = r["dead"]
-        part = (
-            f"{dead} of {r['units']} stay at zero even when maximized (a dead ReLU: no input "
-            "turns them on)"
-            if dead
-            else f"all {r['units']} respond"
-        )
+        dead, both, n = r["dead"], r["dead_and_silent"], r["units"]
+        if not dead:
+            part = f"all {n} units respond"
+        else:
+            part = f"{dead} of {n} stay at zero even when maximized"
+            if both == dead:
+                part += " and never fire on a real digit either: dead ReLUs, capacity left unused"
+            elif both:
+                part += f" ({both} of them never fire on a real digit either: dead ReLUs)"
+            else:
+                part += ", though they do fire on real digits: the optimization found no gradient"
         rel = r["mean_relative"]
-        versus = (
-            f", on average {rel:.1f}x their best response to real digits" if rel is not None else ""
-        )
-        silent = (
-            f"; {r['silent_on_real']} never fire on the real digits" if r["silent_on_real"] else ""
-        )
-        text.append(f"{r['layer']}: {part}{versus}{silent}.")
+        who = "the others" if dead else "they"
+        versus = f"; {who} reach {rel:.1f}x their best response to a real digit" if rel else ""
+        text.append(f"{r['layer']}: {part}{versus}.")
     sizes = [
         f"{r['layer']} {r['receptive_field']}x{r['receptive_field']}" for r in m["layers"]["rows"]
     ]
@@ -374,33 +374,44 @@ def answers(m: dict) -> Paragraphs:
             f"{relation} easily, as their shared strokes can serve both outputs."
         )
     layer_rows = m["layers"]["rows"]
-    dead = sum(r["dead"] for r in layer_rows)
+    unused = sum(r["dead_and_silent"] for r in layer_rows)
     units = sum(r["units"] for r in layer_rows)
-    rec = m["recipes"]
-    conf = {
-        f"{e['label']} {e['tv_weight']:g}": e["summary"]["recognized"]
-        for e in (rec["entries"][key] for key in rec["order"])
-    }
     text.append(
         "How activation maximization helps: it asks the network what it is looking for, without "
         "any data. The class images show the strokes each logit rewards, the pairs and contrasts "
         "show which features classes share and which separate them, and the filters show the "
         "vocabulary the layers build digits from"
         + (
-            f" ({dead} of {units} units never fire: capacity the network does not use)."
-            if dead
+            f"; it also finds units that nothing turns on ({unused} of {units}), capacity the "
+            "network does not use."
+            if unused
             else "."
         )
     )
-    count = cl["count"]
-    recognized = _join([f"{v} of {count} times ({n})" for n, v in conf.items()])
-    text.append(
-        "Its limits, in this run's numbers: an image can drive a logit far beyond any real digit "
-        f"and still not look like one: the recipes' images are recognized {recognized}; the result "
-        "depends on the regularizer and its weight (the tv sweep), on the optimizer and on the "
-        "seed; one image shows one optimum of a unit, not everything the unit responds to; and "
-        "for units inside the network there is no ground truth to compare with."
+    rec = m["recipes"]
+    entries = [rec["entries"][key] for key in rec["order"]]
+    best_real = float(np.mean(m["references"]["best_real_logit"]))
+    strongest = max(entries, key=lambda e: e["optimized_logit"])
+    s = strongest["summary"]
+    limits = [
+        f"the optimized inputs of {strongest['label']} ({strongest['tv_weight']:g}) drive the "
+        f"logits to {strongest['optimized_logit']:.1f} on average, "
+        f"{strongest['optimized_logit'] / best_real:.1f}x the best real digits', yet their images "
+        f"are recognized {s['recognized']} of {s['count']} times: a high activation does not "
+        "make a realistic image"
+    ]
+    tvs = m["tv_choice"]["recipes"][m["tv_choice"]["recipe"]]["per_tv"]
+    lo, hi = min(tvs, key=lambda r: r["activation"]), max(tvs, key=lambda r: r["activation"])
+    limits.append(
+        f"the picture depends on the regularizer: over the tv sweep the mean activation ranges "
+        f"from {lo['activation']:.2f}x (tv_weight {lo['tv_weight']:g}) to {hi['activation']:.2f}x "
+        f"(tv_weight {hi['tv_weight']:g}), and on the optimizer (the two recipes)"
     )
+    limits.append(
+        "one image shows one optimum of a unit, not everything the unit responds to, and for the "
+        "units inside the network there is no ground truth to compare with"
+    )
+    text.append("Its limits, in this run's numbers: " + "; ".join(limits) + ".")
     return text
 
 

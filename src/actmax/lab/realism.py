@@ -124,7 +124,8 @@ class JudgeConfig:
     seed: int = 1
     epochs: int = 4
     batch_size: int = 128
-    learning_rate: float = 4e-3
+    learning_rate: float = 2e-3
+    lr_decay: float = 0.5  # per epoch
     width: int = 16
     hidden: int = 128
     augment: RandomAffine = field(default_factory=RandomAffine)
@@ -156,33 +157,30 @@ class Judge:
 
 
 def _fit_judge(
-    model: nn.Module, x: torch.Tensor, y: torch.Tensor, config: JudgeConfig, progress: bool
+    model: nn.Module, x: np.ndarray, y: np.ndarray, config: JudgeConfig, progress: bool
 ) -> None:
-    """Adam with a one-cycle schedule over augmented batches; deterministic for a seed."""
-    from tqdm.auto import tqdm
+    """Adam over augmented batches, its step halved after every epoch; seeded throughout."""
+    from ..training import fit
 
-    generator = torch.Generator().manual_seed(config.seed)
-    steps_per_epoch = math.ceil(len(x) / config.batch_size)
-    optimizer = torch.optim.Adam(model.parameters(), lr=config.learning_rate / 2)
-    schedule = torch.optim.lr_scheduler.OneCycleLR(
-        optimizer, config.learning_rate, total_steps=config.epochs * steps_per_epoch
+    optimizer = torch.optim.Adam(model.parameters(), lr=config.learning_rate)
+
+    def decay(_state) -> None:
+        for group in optimizer.param_groups:
+            group["lr"] *= config.lr_decay
+
+    fit(
+        model,
+        x,
+        y,
+        epochs=config.epochs,
+        batch_size=config.batch_size,
+        optimizer=optimizer,
+        augment=config.augment,
+        seed=config.seed,
+        device="cpu",
+        on_epoch_end=decay,
+        progress=progress,
     )
-    model.train()
-    bar = tqdm(
-        total=config.epochs * steps_per_epoch, desc="judge", unit="batch", disable=not progress
-    )
-    for _ in range(config.epochs):
-        order = torch.randperm(len(x), generator=generator)
-        for start in range(0, len(x), config.batch_size):
-            idx = order[start : start + config.batch_size]
-            batch = config.augment(x[idx], generator)
-            loss = F.cross_entropy(model(batch), y[idx])
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            schedule.step()
-            bar.update()
-    bar.close()
     model.eval()
 
 
@@ -203,7 +201,7 @@ def train_judge(data: Mnist, config: JudgeConfig | None = None, progress: bool =
 
     config = config or JudgeConfig()
     n = config.train_subset or len(data.x_train)
-    x, y = torch.from_numpy(data.x_train[:n]), torch.from_numpy(data.y_train[:n])
+    x, y = data.x_train[:n], data.y_train[:n]
     model = build_model(
         JUDGE_ARCHITECTURE, seed=config.seed, width=config.width, hidden=config.hidden
     )

@@ -169,7 +169,11 @@ def save(fig: Figure, path) -> Path:
     if not getattr(fig, "mosaic", False):
         return save_figure(fig, path, dpi=DPI)
     try:
-        return write_atomic(path, lambda tmp: fig.savefig(tmp, dpi=DPI, format="png"))
+        return write_atomic(
+            path,
+            # zlib level 3: about 2.5x faster than the default 6, for files about 25% larger
+            lambda tmp: fig.savefig(tmp, dpi=DPI, format="png", pil_kwargs={"compress_level": 3}),
+        )
     finally:
         plt.close(fig)
 
