@@ -185,6 +185,7 @@ def test_an_existing_folder_is_never_overwritten_silently(tmp_path, capsys):
         (["--pairs", "17"], "pairs are written like 1+7"),
         (["--classes", "3,12"], "classes must be digits"),
         (["--recipe", "lucid"], "Invalid value for '--recipe'"),
+        (["--device", "abacus"], "unknown device 'abacus'"),
     ],
 )
 def test_bad_options_give_one_line(tmp_path, capsys, args, message):

@@ -28,6 +28,7 @@ from ..checkpoint import load_model, save_model
 from ..data import Mnist, load_mnist
 from ..errors import ActmaxError
 from ..io import write_json
+from ..training import resolve_device
 from .experiments import LabSettings, run_experiments
 from .figures import figure_jobs, save_figures
 from .folders import share_like_new_files, staged_cache_entry
@@ -85,14 +86,14 @@ def trained_model(
 
     Returns the model, the training run's metrics and whether it was reused.
     """
-    from ..training import TrainConfig, resolve_device, train
+    from ..training import TrainConfig, train
 
     config = TrainConfig(epochs=settings.epochs, seed=settings.seed)
     name = f"lab_cnn-{config.key()[:12]}"
     if settings.train_subset:
         name += f"-first{settings.train_subset}"
     folder = cache_root / name
-    device = resolve_device(settings.device)
+    device = torch.device(settings.device)
     if all((folder / f).exists() for f in (METRICS, *MODEL_FILES)):
         log(f"model: reusing {folder}")
         metrics = json.loads((folder / METRICS).read_text(encoding="utf-8"))
@@ -255,6 +256,12 @@ def run_lab(
     out, cache_root = Path(out), Path(cache_root)
     check_out_dir(out, overwrite)
     torch.manual_seed(settings.seed)
+    # One device for everything, resolved once ("auto"/None: CUDA when there is one).
+    try:
+        device = resolve_device(settings.device)
+    except RuntimeError as exc:  # torch's own word for a device string it does not know
+        raise ActmaxError(f"unknown device {settings.device!r}: {exc}") from None
+    settings = replace(settings, device=str(device))
     timing: dict[str, float] = {}
 
     def lap(stage: str, since: float) -> float:
