@@ -12,6 +12,8 @@ $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[test]"
+	# onnx2torch declares torchvision, which the CPU torch build does not need for it
+	$(BIN)/python -m pip install --quiet --no-deps -c constraints.txt onnx2torch
 	touch $(STAMP)
 
 lab: setup

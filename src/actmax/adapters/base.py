@@ -48,6 +48,10 @@ class ModelAdapter(ABC):
     def module(self, name: str) -> nn.Module | None:
         """The module behind a layer name (None for the input)."""
 
+    def has_pre_activation(self, layer: str | int) -> bool:
+        """Whether `ref(layer, pre_activation=True)` can be read (the layer has an activation)."""
+        return False
+
     @property
     def input_name(self) -> str:
         return self.layer_names()[0]
