@@ -13,7 +13,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
-from ..io import save_figure, write_atomic  # noqa: E402
+from ..io import write_atomic  # noqa: E402
 
 
 def _as_2d(image: np.ndarray) -> np.ndarray:
@@ -160,14 +160,12 @@ def image_grid(
         ax.text(left - pad / 2, y, label, ha="right", va="center", fontsize=fontsize)
     if title:
         ax.text(width / 2, pad / 2, title, ha="center", va="top", fontsize=fontsize + 2)
-    fig.mosaic = True  # laid out edge to edge: saved as is, without a tight bounding box
     return fig
 
 
 def save(fig: Figure, path) -> Path:
-    """Save atomically as PNG; a mosaic grid exactly at its own size (no tight-bbox pass)."""
-    if not getattr(fig, "mosaic", False):
-        return save_figure(fig, path, dpi=DPI)
+    """Save atomically as PNG, as laid out (every figure here lays itself out: a mosaic edge to
+    edge, the charts with a layout engine), so no second, tight-bbox drawing pass is needed."""
     try:
         return write_atomic(
             path,
