@@ -47,5 +47,9 @@ cli.add_command(saliency)
 cli.add_command(cam)
 cli.add_command(visualize)
 
+from .lab import lab  # noqa: E402
+
+cli.add_command(lab)
+
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())
