@@ -24,3 +24,8 @@ def test_corrupt_weights_are_a_clear_error(lab_model, tmp_path):
     (tmp_path / "model.safetensors").write_bytes(b"\x00" * 40)
     with pytest.raises(ActmaxError, match="corrupt"):
         load_model(tmp_path)
+
+
+def test_saved_files_are_readable_by_others(lab_model, tmp_path):
+    save_model(lab_model, tmp_path, "lab_cnn")
+    assert (tmp_path / "model.json").stat().st_mode & 0o044 == 0o044

@@ -116,3 +116,13 @@ def test_train_writes_a_complete_run_and_resume_continues_it(capsys, tmp_path, s
         assert torch.equal(value, resumed.state_dict()[name]), name
     resumed_metrics = json.loads((cut / "metrics.json").read_text())
     assert resumed_metrics["history"]["val_loss"] == metrics["history"]["val_loss"]
+
+
+def test_an_unknown_device_is_a_clear_error():
+    import pytest
+
+    from actmax.errors import ActmaxError
+    from actmax.training import resolve_device
+
+    with pytest.raises(ActmaxError, match="unknown device 'abacus'"):
+        resolve_device("abacus")

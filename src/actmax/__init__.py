@@ -13,8 +13,11 @@ from .attribution import (
     overlay_heatmap,
     saliency,
 )
+from .engine import visualize
 from .errors import ActmaxError, LayerNotFoundError
 from .objectives import Objective, channel, layer_mean, logit, neuron, unit, units
+from .recipes import ActmaxRecipe, KerasVisRecipe, Recipe
+from .result import VisualizationResult
 
 try:
     __version__ = version("actmax")
@@ -23,11 +26,15 @@ except PackageNotFoundError:  # pragma: no cover - running from a source tree
 
 __all__ = [
     "ActmaxError",
+    "ActmaxRecipe",
     "Attribution",
+    "KerasVisRecipe",
     "LayerNotFoundError",
     "LayerRef",
     "ModelAdapter",
     "Objective",
+    "Recipe",
+    "VisualizationResult",
     "as_adapter",
     "attribution",
     "channel",
@@ -43,4 +50,5 @@ __all__ = [
     "saliency",
     "unit",
     "units",
+    "visualize",
 ]

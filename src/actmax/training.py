@@ -223,7 +223,10 @@ def resolve_device(device: str | torch.device | None) -> torch.device:
     """`auto` (or None) picks CUDA when available; asking for CUDA without one is an error."""
     if device is None or str(device) == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    device = torch.device(device)
+    try:
+        device = torch.device(device)
+    except RuntimeError:
+        raise ActmaxError(f"unknown device {device!r}: use auto, cpu, cuda or cuda:N") from None
     if device.type == "cuda" and not torch.cuda.is_available():
         raise ActmaxError("--device cuda was asked for, but PyTorch sees no CUDA device")
     return device

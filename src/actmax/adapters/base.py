@@ -63,6 +63,10 @@ class ModelAdapter(ABC):
         refs = list(refs)
         yield lambda x: self.run(x, refs)
 
+    def has_pre_activation(self, layer: str | int) -> bool:
+        """Whether `ref(layer, pre_activation=True)` can be read (the layer has an activation)."""
+        return False
+
     @property
     def input_name(self) -> str:
         return self.layer_names()[0]

@@ -47,14 +47,21 @@ class TorchAdapter(ModelAdapter):
             return None
         return self._modules[name]
 
+    def has_pre_activation(self, layer: str | int) -> bool:
+        name = self.resolve(layer)
+        if name == self._input_name:
+            return False
+        module = self.module(name)
+        return isinstance(getattr(module, "activation", None), nn.Module) or isinstance(
+            module, ACTIVATION_TYPES
+        )
+
     def _activation_module(self, name: str) -> nn.Module:
         """The module whose input is `name`'s pre-activation."""
         module = self.module(name)
-        activation = getattr(module, "activation", None)
-        if isinstance(activation, nn.Module):
-            return activation
-        if isinstance(module, ACTIVATION_TYPES):
-            return module
+        if self.has_pre_activation(name):
+            activation = getattr(module, "activation", None)
+            return activation if isinstance(activation, nn.Module) else module
         raise ActmaxError(
             f"layer {name!r} has no separate activation to read the input of; target the layer "
             "that computes its input instead (for logits: the last linear layer)"

@@ -15,10 +15,8 @@ from numbers import Integral
 
 import numpy as np
 import torch
-from torch import nn
 
 from ..adapters import LayerRef, ModelAdapter
-from ..adapters.torch import ACTIVATION_TYPES
 from ..errors import ActmaxError
 from ..objectives import BatchObjective, Objective, logit, unit
 
@@ -96,13 +94,7 @@ def as_batch(images, adapter: ModelAdapter) -> torch.Tensor:
 
 def class_objective(adapter: ModelAdapter, index: int) -> Objective:
     """The logit of class `index`: the last layer's pre-activation (its output if it has none)."""
-    last = adapter.layer_names()[-1]
-    module = adapter.module(last)
-    separate = not isinstance(module, nn.Module) or (
-        isinstance(getattr(module, "activation", None), nn.Module)
-        or isinstance(module, ACTIVATION_TYPES)
-    )
-    objective = logit(index) if separate else unit(-1, index)
+    objective = logit(index) if adapter.has_pre_activation(-1) else unit(-1, index)
     return objective.named(f"class {index}")
 
 

@@ -39,9 +39,11 @@ def main(argv: list[str] | None = None) -> int:
 
 
 from .attribution import cam, saliency  # noqa: E402
+from .lab import lab  # noqa: E402
 from .train import train  # noqa: E402
 from .visualize import visualize  # noqa: E402
 
+cli.add_command(lab)
 cli.add_command(train)
 cli.add_command(saliency)
 cli.add_command(cam)

@@ -1,0 +1,373 @@
+"""Keras 3 models on Keras' torch backend, where a Keras model is a `torch.nn.Module`.
+
+Layers are addressed by their Keras name or Keras layer index. For a functional model the index
+is the position in `model.layers`, which starts with the `InputLayer` (the lab's `l5` is layer 9);
+a `Sequential` model's `model.layers` omits its input, so here the input is prepended and every
+index is one more than in `model.layers`. actmax speaks channels-first: `run()` takes NCHW,
+feeds NHWC to a channels-last model and returns activations moved back to channels-first.
+
+Intermediate outputs are recorded during the model's own forward pass, as PyTorch hooks would
+(Keras layers do not fire them): for one call, the requested layers' `call` is wrapped by a
+recorder that hands the rest of the model the recorded (channels-first) tensor, so gradients with
+respect to a recorded activation reach the target, as Grad-CAM needs. The pre-activation of a
+layer with an `activation` (the logits of a softmax layer) is read by setting `layer.activation`
+to a recorder that passes through to the original activation; the model's output never changes.
+Layers inside nested models are reachable by name. Everything is restored after each call.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import zipfile
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from ..errors import ActmaxError
+from .base import LayerRef, ModelAdapter
+
+BACKEND_HELP = (
+    "set the environment variable KERAS_BACKEND=torch before Python imports keras (in a "
+    "notebook: `import os; os.environ['KERAS_BACKEND'] = 'torch'` in the first cell, then "
+    "restart the kernel)"
+)
+MODEL_SUFFIXES = (".keras", ".h5", ".hdf5")
+# Layers that are nothing but an activation: their pre-activation is their input.
+ACTIVATION_LAYERS = ("Softmax", "ReLU", "LeakyReLU", "PReLU", "ELU")
+
+
+def is_keras_model(obj: object) -> bool:
+    """True for a Keras 3 layer or model, without importing Keras."""
+    return any(_from_package(cls, "keras") for cls in type(obj).__mro__)
+
+
+def is_legacy_keras_model(obj: object) -> bool:
+    """True for a tf.keras / Keras 2 model, which runs on TensorFlow only."""
+    return any(
+        _from_package(cls, "tf_keras") or _from_package(cls, "tensorflow")
+        for cls in type(obj).__mro__
+    )
+
+
+def _from_package(cls: type, package: str) -> bool:
+    module = cls.__module__ or ""
+    return module == package or module.startswith(package + ".")
+
+
+def import_keras():
+    """Import Keras on its torch backend, or explain what to change.
+
+    When Keras is not imported yet and no backend is chosen, the torch backend is chosen here.
+    """
+    if "keras" not in sys.modules:
+        os.environ.setdefault("KERAS_BACKEND", "torch")
+    try:
+        import keras
+    except ImportError as error:
+        if "keras" in str(error.name or ""):
+            raise ActmaxError("Keras models need Keras 3: pip install 'actmax[keras]'") from error
+        backend = os.environ.get("KERAS_BACKEND", "?")
+        raise ActmaxError(
+            f"Keras could not start its {backend!r} backend ({error}); actmax runs Keras on "
+            f"PyTorch: {BACKEND_HELP}"
+        ) from error
+    backend = keras.backend.backend()
+    if backend != "torch":
+        raise ActmaxError(
+            f"Keras is running on its {backend!r} backend, but actmax needs Keras' torch "
+            f"backend: {BACKEND_HELP}"
+        )
+    return keras
+
+
+def load_model(path: str | os.PathLike, *, compile: bool = False) -> Any:
+    """Load a `.keras` or legacy `.h5` model with Keras' safe mode (no code from the file runs)."""
+    keras = import_keras()
+    path = Path(path)
+    if not path.is_file():
+        raise ActmaxError(f"no model file at {path}")
+    if path.suffix.lower() not in MODEL_SUFFIXES:
+        raise ActmaxError(
+            f"{path} is not a Keras model file: expected {', '.join(MODEL_SUFFIXES)} "
+            "(a Keras model saved with model.save)"
+        )
+    try:
+        model = keras.saving.load_model(path, compile=compile, safe_mode=True)
+    except (ValueError, TypeError, KeyError, OSError, zipfile.BadZipFile) as error:
+        reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise ActmaxError(f"{path} could not be loaded as a Keras model: {reason}") from error
+    if not isinstance(model, keras.Model):
+        raise ActmaxError(f"{path} holds a {type(model).__name__}, not a Keras model")
+    return model
+
+
+class KerasAdapter(ModelAdapter):
+    """Wraps a Keras 3 functional or Sequential model (torch backend).
+
+    A model with several inputs visualizes one of them: name it with `input` and give every
+    other input a fixed value (one sample, channels-last as Keras takes it) in `fixed_inputs`.
+    """
+
+    def __init__(
+        self,
+        model: Any,
+        input: str | int | None = None,
+        fixed_inputs: Mapping[str, Any] | None = None,
+        input_shape: Sequence[int] | None = None,
+    ):
+        keras = import_keras()
+        if not isinstance(model, keras.Model):
+            raise ActmaxError(f"expected a Keras model, got {type(model).__name__}")
+        self.model = model
+        inputs = _graph_inputs(model)
+        self._input_index = _choose_input(inputs, input)
+        self._input_name = inputs[self._input_index].name
+        self._fixed = _fixed_inputs(inputs, self._input_index, fixed_inputs or {})
+        self.channels_last = _channels_last(model, keras)
+        self.input_shape = (
+            tuple(input_shape)
+            if input_shape is not None
+            else self._channels_first_shape(inputs[self._input_index].shape[1:])
+        )
+        self._layers = _all_layers(model)
+
+    # -- layout ---------------------------------------------------------------------------------
+    def _channels_first_shape(self, shape: Sequence[int | None]) -> tuple[int, ...] | None:
+        if any(dim is None for dim in shape):
+            return None
+        shape = tuple(int(dim) for dim in shape)
+        if self.channels_last and len(shape) >= 2:
+            return (shape[-1], *shape[:-1])
+        return shape
+
+    def to_keras(self, x: torch.Tensor) -> torch.Tensor:
+        """Channels-first (actmax) to the model's layout."""
+        return x.movedim(1, -1) if self.channels_last and x.ndim >= 3 else x
+
+    def from_keras(self, x: torch.Tensor) -> torch.Tensor:
+        """The model's layout to channels-first (actmax)."""
+        return x.movedim(-1, 1) if self.channels_last and x.ndim >= 3 else x
+
+    # -- names ---------------------------------------------------------------------------------
+    @property
+    def input_name(self) -> str:
+        return self._input_name
+
+    def layer_names(self) -> list[str]:
+        names = [layer.name for layer in self.model.layers]
+        return names if self._input_name in names else [self._input_name, *names]
+
+    def all_names(self) -> list[str]:
+        """The layer names, then those of layers inside nested models."""
+        names = self.layer_names()
+        return names + [name for name in self._layers if name not in names]
+
+    def module(self, name: str) -> torch.nn.Module | None:
+        if name == self._input_name:
+            return None
+        return self._layers[name]
+
+    def layer(self, name: str | int) -> Any:
+        """The Keras layer behind a name or index (None for the input)."""
+        return self.module(self.resolve(name))
+
+    def has_pre_activation(self, name: str | int) -> bool:
+        """Whether `ref(name, pre_activation=True)` can be read (the layer has an activation)."""
+        name = self.resolve(name)
+        return name != self._input_name and _pre_activation_kind(self.module(name)) is not None
+
+    # -- forward --------------------------------------------------------------------------------
+    def run(
+        self, x: torch.Tensor, refs: Iterable[LayerRef]
+    ) -> tuple[torch.Tensor, dict[LayerRef, torch.Tensor]]:
+        acts: dict[LayerRef, torch.Tensor] = {}
+        with _Patches() as patches:
+            for ref in set(refs):
+                if ref.name == self._input_name:
+                    acts[ref] = x
+                elif not ref.pre_activation:
+                    self._record_call(patches, ref, acts, output=True)
+                elif (kind := _pre_activation_kind(self._layers[ref.name])) == "activation":
+                    self._record_activation(patches, ref, acts)
+                elif kind == "input":
+                    self._record_call(patches, ref, acts, output=False)
+                else:
+                    layer = self._layers[ref.name]
+                    raise ActmaxError(
+                        f"layer {ref.name!r} ({type(layer).__name__}) has no activation to read "
+                        "the input of; target the layer that computes its input instead"
+                    )
+            inputs = [
+                self.to_keras(x)
+                if i == self._input_index
+                else value.to(x.device, x.dtype).expand(len(x), *value.shape[1:])
+                for i, value in enumerate(self._fixed)
+            ]
+            output = self.model(inputs if len(inputs) > 1 else inputs[0], training=False)
+        missing = [str(ref) for ref in set(refs) if ref not in acts]
+        if missing:
+            raise ActmaxError(f"layers {missing} did not run in the model's forward pass")
+        if isinstance(output, list | tuple):
+            return [self.from_keras(out) for out in output], acts
+        return self.from_keras(output), acts
+
+    def _expose(self, value: Any, ref: LayerRef) -> tuple[torch.Tensor, torch.Tensor]:
+        """(channels-first view to record, tensor to pass on): the model computes on from the
+        recorded view, so gradients with respect to an activation reach the target."""
+        if not isinstance(value, torch.Tensor):
+            raise ActmaxError(f"layer {ref.name!r} gives {type(value).__name__}, not one tensor")
+        if self.channels_last and value.ndim >= 3:
+            seen = value.movedim(-1, 1)
+            return seen, seen.movedim(1, -1)
+        return value, value
+
+    def _record_call(self, patches: _Patches, ref: LayerRef, acts: dict, output: bool) -> None:
+        layer = self._layers[ref.name]
+        call = layer.call
+
+        def recording_call(inputs, *args, **kwargs):
+            if output:
+                acts[ref], out = self._expose(call(inputs, *args, **kwargs), ref)
+                return out
+            acts[ref], inputs = self._expose(inputs, ref)
+            return call(inputs, *args, **kwargs)
+
+        patches.set(layer, "call", recording_call)
+
+    def _record_activation(self, patches: _Patches, ref: LayerRef, acts: dict) -> None:
+        layer = self._layers[ref.name]
+        activation = layer.activation
+
+        def recording_activation(value):
+            acts[ref], value = self._expose(value, ref)
+            return activation(value)
+
+        patches.set(layer, "activation", recording_activation)
+
+
+class _Patches:
+    """Instance attributes set for one forward pass and put back afterwards, also on error.
+
+    Set with `object.__setattr__`, past Keras' and PyTorch's attribute tracking."""
+
+    _absent = object()
+
+    def __init__(self):
+        self._saved: list[tuple[Any, str, Any]] = []
+
+    def set(self, obj: Any, name: str, value: Any) -> None:
+        self._saved.append((obj, name, obj.__dict__.get(name, self._absent)))
+        object.__setattr__(obj, name, value)
+
+    def __enter__(self) -> _Patches:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        for obj, name, old in reversed(self._saved):
+            if old is self._absent:
+                object.__delattr__(obj, name)
+            else:
+                object.__setattr__(obj, name, old)
+        self._saved.clear()
+
+
+def _pre_activation_kind(layer: Any) -> str | None:
+    """How a layer's pre-activation is read: its `activation`, its input, or not at all."""
+    if getattr(layer, "activation", None) is not None:
+        return "activation"
+    if type(layer).__name__ in ACTIVATION_LAYERS:
+        return "input"
+    return None
+
+
+def _all_layers(model: Any) -> dict[str, Any]:
+    """Every layer by name: the model's own first, then those inside nested models."""
+    layers: dict[str, Any] = {}
+    queue = list(model.layers)
+    while queue:
+        layer = queue.pop(0)
+        layers.setdefault(layer.name, layer)
+        queue.extend(getattr(layer, "layers", []))
+    return layers
+
+
+def _graph_inputs(model: Any) -> list[Any]:
+    try:
+        inputs = model.inputs
+    except (AttributeError, ValueError):
+        inputs = None
+    if not inputs:
+        raise ActmaxError(
+            f"the Keras model {model.name!r} has no input graph: build it with keras.Input "
+            "(functional API or keras.Sequential([keras.Input(shape), ...])); subclassed models "
+            "without a graph cannot give intermediate outputs"
+        )
+    return list(inputs)
+
+
+def _choose_input(inputs: list[Any], choice: str | int | None) -> int:
+    names = [tensor.name for tensor in inputs]
+    if choice is None:
+        if len(inputs) == 1:
+            return 0
+        raise ActmaxError(
+            f"this Keras model has {len(inputs)} inputs ({', '.join(names)}): choose the one to "
+            "visualize with input=NAME and give the others values with fixed_inputs={NAME: array}"
+        )
+    if isinstance(choice, int) and not isinstance(choice, bool):
+        if not 0 <= choice < len(inputs):
+            raise ActmaxError(f"input {choice} is out of range: the inputs are {names}")
+        return choice
+    if choice not in names:
+        raise ActmaxError(f"no input named {choice!r}; the inputs are: {', '.join(names)}")
+    return names.index(choice)
+
+
+def _fixed_inputs(inputs: list[Any], chosen: int, given: Mapping[str, Any]) -> list[Any]:
+    names = [tensor.name for tensor in inputs]
+    unknown = sorted(set(given) - set(names))
+    if unknown:
+        raise ActmaxError(f"fixed_inputs names {unknown} are not inputs; the inputs are {names}")
+    missing = [name for i, name in enumerate(names) if i != chosen and name not in given]
+    if missing:
+        raise ActmaxError(
+            f"the model's other inputs need fixed values: fixed_inputs={{...}} lacks {missing}"
+        )
+    values: list[Any] = []
+    for i, tensor in enumerate(inputs):
+        if i == chosen:
+            values.append(None)
+            continue
+        value = np.asarray(given[tensor.name], dtype=np.float32)
+        expected = tuple(tensor.shape[1:])
+        if value.shape == expected:
+            value = value[None]
+        if value.shape[0] != 1 or not _shape_fits(value.shape[1:], expected):
+            raise ActmaxError(
+                f"fixed input {tensor.name!r} has shape {value.shape}; expected one sample of "
+                f"shape {expected} (channels-last, as Keras takes it)"
+            )
+        values.append(torch.from_numpy(value))
+    return values
+
+
+def _shape_fits(shape: tuple[int, ...], expected: tuple[int | None, ...]) -> bool:
+    return len(shape) == len(expected) and all(
+        e is None or s == e for s, e in zip(shape, expected, strict=True)
+    )
+
+
+def _channels_last(model: Any, keras: Any) -> bool:
+    """The model's image layout: its first layer that states one, else Keras' global setting."""
+    stack = list(model.layers)
+    while stack:
+        layer = stack.pop(0)
+        data_format = getattr(layer, "data_format", None)
+        if data_format in ("channels_last", "channels_first"):
+            return data_format == "channels_last"
+        stack.extend(getattr(layer, "layers", []))
+    return keras.config.image_data_format() == "channels_last"

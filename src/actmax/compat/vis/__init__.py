@@ -1,0 +1,1 @@
+"""keras-vis' `vis` package: `vis.visualization` and `vis.utils.utils`."""
