@@ -3,12 +3,25 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from actmax.data import load_mnist
 from actmax.models import build_model
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """Engine test problems are tiny: one thread is fastest, and steady on a busy machine.
+
+    Importing this fixture into a test module applies it to every test there.
+    """
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
 
 
 def linear_unit(shape=(3, 4, 4), seed=0) -> nn.Module:

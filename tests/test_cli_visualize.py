@@ -1,19 +1,11 @@
 import pytest
-import torch
+from engine_helpers import one_thread  # noqa: F401
 from PIL import Image
 
 from actmax.checkpoint import save_model
 from actmax.cli import main
 from actmax.cli.visualize import parse_units
 from actmax.models import build_model
-
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 @pytest.fixture

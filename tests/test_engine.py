@@ -5,22 +5,13 @@ import math
 import numpy as np
 import pytest
 import torch
-from engine_helpers import conv_channel, linear_unit
+from engine_helpers import conv_channel, linear_unit, one_thread  # noqa: F401
 
 from actmax.engine import visualize
 from actmax.objectives import channel, logit, neuron, unit, units
 from actmax.recipes import deprocess_input
 
 PLAIN = {"tv_weight": 0.0, "lp_weight": 0.0, "jitter": 0}
-
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """These problems are tiny: one thread is fastest, and steady on a busy machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def test_linear_unit_reaches_its_maximum_on_the_box():

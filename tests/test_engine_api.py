@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 import torch
+from engine_helpers import one_thread  # noqa: F401
 from PIL import Image
 from torch import nn
 
@@ -10,14 +11,6 @@ from actmax.engine import Step, visualize
 from actmax.errors import ActmaxError, LayerNotFoundError
 from actmax.objectives import channel, logit, unit, units
 from actmax.result import VisualizationResult
-
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def snapshot(model: nn.Module):

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 import torch
-from engine_helpers import train_lab_cnn
+from engine_helpers import one_thread, train_lab_cnn  # noqa: F401
 
 from actmax.engine import visualize
 from actmax.objectives import logit
@@ -17,14 +17,6 @@ def trained():
     assert (logits.argmax(1) == y_test).float().mean() > 0.8
     best_real = np.array([logits[y_test == c, c].max().item() for c in range(10)])
     return model, best_real
-
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def test_actmax_class_images_beat_the_best_real_digit_of_their_class(trained):
