@@ -24,43 +24,12 @@ from actmax.adapters.keras import import_keras, is_keras_model  # noqa: E402
 from actmax.compat.keras import activations  # noqa: E402
 from actmax.compat.vis.visualization import visualize_activation  # noqa: E402
 from actmax.engine import visualize  # noqa: E402
-from actmax.models import build_model  # noqa: E402
+from actmax.keras_lab import keras_lab_cnn  # noqa: E402
+from actmax.keras_lab import lab_cnn_from_keras as torch_twin  # noqa: E402
 from actmax.objectives import logit, unit  # noqa: E402
 
 TV_WEIGHTS = (0.125, 0.25, 0.5, 1, 2, 4, 8, 16)
 PAIRS = ((1, 7), (4, 9), (0, 1), (7, 8))
-
-
-def keras_lab_cnn(seed: int = 0):
-    """The lab's network as the lab writes it (functional API, channels-last)."""
-    keras = import_keras()
-    layers = keras.layers
-    keras.utils.set_random_seed(seed)
-    l0 = layers.Input(shape=(28, 28, 1), name="l0")
-    x = layers.Conv2D(9, (5, 5), padding="same", activation="relu", name="l1")(l0)
-    x = layers.MaxPooling2D(pool_size=(2, 2), name="l1_mp")(x)
-    x = layers.Conv2D(9, (5, 5), padding="same", activation="relu", name="l2")(x)
-    x = layers.MaxPooling2D(pool_size=(2, 2), name="l2_mp")(x)
-    x = layers.Conv2D(16, (3, 3), padding="same", activation="relu", name="l3")(x)
-    x = layers.MaxPooling2D(pool_size=(2, 2), name="l3_mp")(x)
-    x = layers.Flatten(name="flat")(x)
-    x = layers.Dense(25, activation="relu", name="l4")(x)
-    return keras.Model(inputs=l0, outputs=layers.Dense(10, activation="softmax", name="l5")(x))
-
-
-def torch_twin(model) -> torch.nn.Module:
-    """The PyTorch LabCNN with the Keras model's weights."""
-    twin = build_model("lab_cnn")
-    with torch.no_grad():
-        for name in ("l1", "l2", "l3"):
-            kernel, bias = model.get_layer(name).get_weights()
-            getattr(twin, name).conv.weight.copy_(torch.from_numpy(kernel).permute(3, 2, 0, 1))
-            getattr(twin, name).conv.bias.copy_(torch.from_numpy(bias))
-        for name in ("l4", "l5"):
-            kernel, bias = model.get_layer(name).get_weights()
-            getattr(twin, name).linear.weight.copy_(torch.from_numpy(kernel).T)
-            getattr(twin, name).linear.bias.copy_(torch.from_numpy(bias))
-    return twin.eval()
 
 
 def lab_set() -> tuple[list, list[float]]:

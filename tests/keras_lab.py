@@ -1,59 +1,25 @@
-"""The lab's Keras model and its PyTorch twin with the same weights, for the Keras/ONNX tests."""
+"""The lab's Keras model (with non-zero biases) and its PyTorch twin, for the Keras/ONNX tests."""
 
 from __future__ import annotations
 
 import numpy as np
-import torch
 
 from actmax.adapters.keras import import_keras
-from actmax.models import LabCNN, build_model
+from actmax.keras_lab import keras_lab_cnn as _plain_keras_lab_cnn
+from actmax.keras_lab import lab_cnn_from_keras as torch_twin
 
 keras = import_keras()
 layers = keras.layers
 
+__all__ = ["keras", "keras_lab_cnn", "layers", "torch_twin"]
+
 
 def keras_lab_cnn(seed: int = 0, n_classes: int = 10, dtype: str = "float32"):
-    """The lab's network, written as the lab writes it (functional API, channels-last)."""
-    keras.utils.set_random_seed(seed)
-    floatx = keras.config.floatx()
-    keras.config.set_floatx(dtype)
-    try:
-        return _keras_lab_cnn(seed, n_classes)
-    finally:
-        keras.config.set_floatx(floatx)
-
-
-def _keras_lab_cnn(seed: int, n_classes: int):
-    l0 = layers.Input(shape=(28, 28, 1), name="l0")
-    l1 = layers.Conv2D(9, (5, 5), padding="same", activation="relu", name="l1")(l0)
-    l1_mp = layers.MaxPooling2D(pool_size=(2, 2), name="l1_mp")(l1)
-    l2 = layers.Conv2D(9, (5, 5), padding="same", activation="relu", name="l2")(l1_mp)
-    l2_mp = layers.MaxPooling2D(pool_size=(2, 2), name="l2_mp")(l2)
-    l3 = layers.Conv2D(16, (3, 3), padding="same", activation="relu", name="l3")(l2_mp)
-    l3_mp = layers.MaxPooling2D(pool_size=(2, 2), name="l3_mp")(l3)
-    flat = layers.Flatten(name="flat")(l3_mp)
-    l4 = layers.Dense(25, activation="relu", name="l4")(flat)
-    l5 = layers.Dense(n_classes, activation="softmax", name="l5")(l4)
-    model = keras.Model(inputs=l0, outputs=l5)
+    """The lab's network with random non-zero biases, so copying them is tested too."""
+    model = _plain_keras_lab_cnn(seed, n_classes, dtype)
     rng = np.random.default_rng(seed)
-    for layer in model.layers:  # non-zero biases, so copying them is tested too
+    for layer in model.layers:
         if layer.get_weights():
             kernel, bias = layer.get_weights()
             layer.set_weights([kernel, rng.normal(0, 0.1, bias.shape).astype(bias.dtype)])
     return model
-
-
-def torch_twin(keras_model) -> LabCNN:
-    """A LabCNN holding the Keras model's weights (kernels (H,W,in,out) -> (out,in,H,W))."""
-    dtype = getattr(torch, keras_model.get_layer("l1").kernel.dtype)
-    twin = build_model("lab_cnn").to(dtype)
-    with torch.no_grad():
-        for name in ("l1", "l2", "l3"):
-            kernel, bias = keras_model.get_layer(name).get_weights()
-            getattr(twin, name).conv.weight.copy_(torch.from_numpy(kernel).permute(3, 2, 0, 1))
-            getattr(twin, name).conv.bias.copy_(torch.from_numpy(bias))
-        for name in ("l4", "l5"):  # LabCNN flattens channels-last, so dense kernels copy 1:1
-            kernel, bias = keras_model.get_layer(name).get_weights()
-            getattr(twin, name).linear.weight.copy_(torch.from_numpy(kernel).T)
-            getattr(twin, name).linear.bias.copy_(torch.from_numpy(bias))
-    return twin.eval()

@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from ..errors import ActmaxError
+from ..training import TrainConfig
 
 
 def _floats(text: str, what: str) -> tuple[float, ...]:
@@ -65,7 +66,7 @@ def default_out(root: Path = Path("runs")) -> Path:
 @click.option(
     "--epochs",
     type=click.IntRange(min=1),
-    default=10,
+    default=TrainConfig().epochs,
     show_default=True,
     help="Training epochs of the lab CNN.",
 )
@@ -118,7 +119,7 @@ def default_out(root: Path = Path("runs")) -> Path:
 @click.option(
     "--seed",
     type=click.IntRange(min=0),
-    default=0,
+    default=TrainConfig().seed,
     show_default=True,
     help="Seed of training and of every visualization.",
 )
