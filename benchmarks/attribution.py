@@ -19,9 +19,9 @@ import numpy as np
 import torch
 
 from actmax.attribution import METHODS, explain, rank_correlation
-from actmax.checkpoint import load_model
-from actmax.data import load_mnist
-from actmax.models import build_model
+from actmax.lab.checkpoint import load_model
+from actmax.lab.data import load_mnist
+from actmax.lab.models import build_model
 
 
 def main() -> None:

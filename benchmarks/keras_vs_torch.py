@@ -24,8 +24,8 @@ from actmax.adapters.keras import import_keras, is_keras_model  # noqa: E402
 from actmax.compat.keras import activations  # noqa: E402
 from actmax.compat.vis.visualization import visualize_activation  # noqa: E402
 from actmax.engine import visualize  # noqa: E402
-from actmax.keras_lab import keras_lab_cnn  # noqa: E402
-from actmax.keras_lab import lab_cnn_from_keras as torch_twin  # noqa: E402
+from actmax.lab.keras_lab import keras_lab_cnn  # noqa: E402
+from actmax.lab.keras_lab import lab_cnn_from_keras as torch_twin  # noqa: E402
 from actmax.objectives import logit, unit  # noqa: E402
 
 TV_WEIGHTS = (0.125, 0.25, 0.5, 1, 2, 4, 8, 16)

@@ -24,9 +24,9 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import DataLoader, TensorDataset
 
-from actmax.data import load_mnist
-from actmax.models import build_model
-from actmax.training import KerasRMSprop, fit
+from actmax.lab.data import load_mnist
+from actmax.lab.models import build_model
+from actmax.lab.training import KerasRMSprop, fit
 
 
 def plain_pytorch_loop(data, epochs: int, seed: int) -> tuple[list[float], float]:

@@ -20,9 +20,9 @@ import time
 import numpy as np
 import torch
 
-from actmax.checkpoint import load_model
 from actmax.engine import visualize
-from actmax.models import build_model
+from actmax.lab.checkpoint import load_model
+from actmax.lab.models import build_model
 from actmax.objectives import logit, unit, units
 
 TV_WEIGHTS = [0.125, 0.25, 0.5, 1, 2, 4, 8, 16]
@@ -73,7 +73,7 @@ def speed(model, recipe: str, repeat: int, sizes: list[int], device) -> None:
 
 
 def meaning(model, device) -> None:
-    from actmax.data import load_mnist
+    from actmax.lab.data import load_mnist
 
     mnist = load_mnist()
     x, y = torch.as_tensor(mnist.x_test), torch.as_tensor(mnist.y_test)

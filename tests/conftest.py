@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from actmax.models import build_model
+from actmax.lab.models import build_model
 
 
 @pytest.fixture(autouse=True)

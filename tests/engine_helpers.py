@@ -8,8 +8,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from actmax.data import load_mnist
-from actmax.models import build_model
+from actmax.lab.data import load_mnist
+from actmax.lab.models import build_model
 
 
 @pytest.fixture(autouse=True)

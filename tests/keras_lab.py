@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 
 from actmax.adapters.keras import import_keras
-from actmax.keras_lab import keras_lab_cnn as _plain_keras_lab_cnn
-from actmax.keras_lab import lab_cnn_from_keras as torch_twin
+from actmax.lab.keras_lab import keras_lab_cnn as _plain_keras_lab_cnn
+from actmax.lab.keras_lab import lab_cnn_from_keras as torch_twin
 
 keras = import_keras()
 layers = keras.layers

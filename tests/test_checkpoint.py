@@ -1,8 +1,8 @@
 import pytest
 import torch
 
-from actmax.checkpoint import load_model, save_model
 from actmax.errors import ActmaxError
+from actmax.lab.checkpoint import load_model, save_model
 
 
 def test_round_trip_gives_identical_predictions(lab_model, tmp_path):

@@ -2,9 +2,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from actmax.checkpoint import save_model
 from actmax.cli import main
-from actmax.models import build_model
+from actmax.lab.checkpoint import save_model
+from actmax.lab.models import build_model
 
 PNG = b"\x89PNG\r\n\x1a\n"
 

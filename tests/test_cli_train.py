@@ -4,15 +4,15 @@ import pytest
 import torch
 from training_helpers import small_mnist
 
-import actmax.training
-from actmax.checkpoint import load_model
+import actmax.lab.training
 from actmax.cli import main
+from actmax.lab.checkpoint import load_model
 
 
 @pytest.fixture
 def small_data(monkeypatch):
     """`actmax train` on a slice of MNIST, so a whole run takes a second or two."""
-    monkeypatch.setattr(actmax.training, "load_mnist", lambda path=None: small_mnist(512, 256))
+    monkeypatch.setattr(actmax.lab.training, "load_mnist", lambda path=None: small_mnist(512, 256))
 
 
 def _fails_with_one_line(capsys, argv, match):
@@ -122,7 +122,7 @@ def test_an_unknown_device_is_a_clear_error():
     import pytest
 
     from actmax.errors import ActmaxError
-    from actmax.training import resolve_device
+    from actmax.lab.training import resolve_device
 
     with pytest.raises(ActmaxError, match="unknown device 'abacus'"):
         resolve_device("abacus")

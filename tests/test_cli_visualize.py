@@ -2,10 +2,10 @@ import pytest
 from engine_helpers import one_thread  # noqa: F401
 from PIL import Image
 
-from actmax.checkpoint import save_model
 from actmax.cli import main
 from actmax.cli.visualize import parse_units
-from actmax.models import build_model
+from actmax.lab.checkpoint import save_model
+from actmax.lab.models import build_model
 
 
 @pytest.fixture

@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 
-from actmax.data import TEST_CLASS_COUNTS, load_mnist, vendored_path
 from actmax.errors import DataError
+from actmax.lab.data import TEST_CLASS_COUNTS, load_mnist, vendored_path
 
 
 @pytest.fixture(scope="module")

@@ -3,7 +3,7 @@ import pytest
 import torch
 from torch import nn
 
-from actmax.evaluation import (
+from actmax.lab.evaluation import (
     classification_report,
     confusion_matrix,
     evaluate,

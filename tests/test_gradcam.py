@@ -6,9 +6,9 @@ from attribution_helpers import assert_untouched, gap_model, snapshot, trained_l
 from torch import nn
 
 from actmax.attribution import grad_cam, grad_cam_plus_plus, rank_correlation
-from actmax.data import load_mnist
 from actmax.errors import ActmaxError, LayerNotFoundError
-from actmax.models import build_model
+from actmax.lab.data import load_mnist
+from actmax.lab.models import build_model
 from actmax.objectives import channel, logit
 
 

@@ -7,9 +7,10 @@ import pytest
 import torch
 from torch import nn
 
-from actmax.checkpoint import load_model
-from actmax.data import load_mnist
 from actmax.errors import ActmaxError
+from actmax.lab.checkpoint import load_model
+from actmax.lab.data import load_mnist
+from actmax.lab.models import Dense, build_model
 from actmax.lab.realism import (
     JudgeCNN,
     JudgeConfig,
@@ -18,7 +19,6 @@ from actmax.lab.realism import (
     affine,
     load_or_train_judge,
 )
-from actmax.models import Dense, build_model
 
 
 def test_affine_identity_returns_the_image():

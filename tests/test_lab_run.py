@@ -9,9 +9,9 @@ import torch
 from lab_helpers import quick_run
 from markupsafe import escape
 
-from actmax.checkpoint import load_model
 from actmax.cli import main
-from actmax.data import load_mnist
+from actmax.lab.checkpoint import load_model
+from actmax.lab.data import load_mnist
 
 SECTIONS = (
     "part1",

@@ -2,7 +2,7 @@ import torch
 from torch import nn
 
 from actmax.adapters import as_adapter
-from actmax.models import LabCNN, build_model
+from actmax.lab.models import LabCNN, build_model
 
 LAB_LAYERS = ["l0", "l1", "l1_mp", "l2", "l2_mp", "l3", "l3_mp", "flat", "l4", "l5"]
 

@@ -12,7 +12,7 @@ from torch.nn import functional as F
 from actmax.adapters import as_adapter, load
 from actmax.adapters.onnx import OnnxAdapter, load_onnx
 from actmax.errors import ActmaxError
-from actmax.models import build_model
+from actmax.lab.models import build_model
 from actmax.objectives import BatchObjective, channel, logit, unit
 
 # node names of LabCNN's export: the torch module path, then the ONNX operator

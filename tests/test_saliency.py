@@ -6,9 +6,9 @@ from torch import nn
 
 from actmax.adapters import as_adapter
 from actmax.attribution import SALIENCY_METHODS, rank_correlation, relu_backprop, saliency
-from actmax.data import load_mnist
 from actmax.errors import ActmaxError
-from actmax.models import build_model
+from actmax.lab.data import load_mnist
+from actmax.lab.models import build_model
 from actmax.objectives import channel, logit, unit
 
 

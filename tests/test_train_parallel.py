@@ -3,9 +3,10 @@ import torch
 from torch import nn
 from training_helpers import small_mnist
 
-from actmax.evaluation import BatchWorkers, evaluate
-from actmax.models import build_model
-from actmax.training import KerasRMSprop, fit, splits_safely
+from actmax.lab.evaluation import evaluate
+from actmax.lab.models import build_model
+from actmax.lab.training import KerasRMSprop, fit, splits_safely
+from actmax.parallel import BatchWorkers
 
 
 def test_slices_cover_a_batch_in_order():

@@ -6,11 +6,11 @@ import torch
 from torch import nn
 from training_helpers import small_mnist
 
-from actmax.checkpoint import load_model
 from actmax.errors import ActmaxError
-from actmax.models import build_model
-from actmax.runs import RunFolder, find_run, load_state
-from actmax.training import (
+from actmax.lab.checkpoint import load_model
+from actmax.lab.models import build_model
+from actmax.lab.runs import RunFolder, find_run, load_state
+from actmax.lab.training import (
     KerasRMSprop,
     TrainConfig,
     fit,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from actmax.data import Mnist, load_mnist
+from actmax.lab.data import Mnist, load_mnist
 
 
 @lru_cache(maxsize=1)

@@ -29,8 +29,8 @@ from torch import nn
 from . import regularizers
 from .adapters import ModelAdapter, as_adapter
 from .errors import ActmaxError
-from .evaluation import BatchWorkers
 from .objectives import BatchObjective, Objective
+from .parallel import BatchWorkers
 from .recipes import Recipe, get_recipe
 from .result import VisualizationResult, write_gif
 from .transforms import RandomTransforms

@@ -64,5 +64,5 @@ def load(path: str | os.PathLike, input_shape=None, **options) -> ModelAdapter:
         return KerasAdapter(load_model(path), input_shape=input_shape, **options)
     raise ActmaxError(
         f"{os.fspath(path)} is not a model file actmax reads: expected .keras, .h5 or .onnx "
-        "(PyTorch checkpoints load with actmax.checkpoint.load_model)"
+        "(PyTorch checkpoints load with actmax.lab.checkpoint.load_model)"
     )

@@ -9,9 +9,9 @@ import click
 import numpy as np
 
 from .. import attribution
-from ..checkpoint import load_model
 from ..errors import ActmaxError
 from ..io import check_new_file, save_figure
+from ..lab.checkpoint import load_model
 
 
 def load_image(spec: str, input_shape: tuple[int, ...]) -> tuple[np.ndarray, str, int | None]:
@@ -20,7 +20,7 @@ def load_image(spec: str, input_shape: tuple[int, ...]) -> tuple[np.ndarray, str
     Returns the image, a description and the true label (None for a file).
     """
     if re.fullmatch(r"[+-]?\d+", spec.strip()):
-        from ..data import load_mnist
+        from ..lab.data import load_mnist
 
         index = int(spec)
         mnist = load_mnist()

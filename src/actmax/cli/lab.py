@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from ..errors import ActmaxError
-from ..training import TrainConfig
+from ..lab.training import TrainConfig
 
 
 def _floats(text: str, what: str) -> tuple[float, ...]:

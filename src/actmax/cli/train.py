@@ -7,10 +7,10 @@ from pathlib import Path
 import click
 
 from ..errors import ActmaxError
-from ..evaluation import format_confusion_matrix, format_per_class
-from ..runs import RunFolder
-from ..training import TrainConfig, default_run_dir
-from ..training import train as run_training
+from ..lab.evaluation import format_confusion_matrix, format_per_class
+from ..lab.runs import RunFolder
+from ..lab.training import TrainConfig, default_run_dir
+from ..lab.training import train as run_training
 
 LAB = TrainConfig()
 

@@ -9,8 +9,8 @@ import click
 from torch import nn
 
 from ..adapters import as_adapter
-from ..checkpoint import load_model
 from ..io import check_new_file
+from ..lab.checkpoint import load_model
 from ..objectives import Objective, units
 from ..recipes import RECIPES
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..plots import lab as plots
+from . import plots
 from .experiments import Images, LabResults
 from .realism import Measures
 

@@ -24,17 +24,17 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..checkpoint import load_model, save_model
-from ..data import Mnist, load_mnist
 from ..errors import ActmaxError
 from ..io import write_json
-from ..training import resolve_device
+from .checkpoint import load_model, save_model
+from .data import Mnist, load_mnist
 from .experiments import LabSettings, run_experiments
 from .figures import figure_jobs, save_figures
 from .folders import share_like_new_files, staged_cache_entry
 from .reading import reading
 from .realism import MIN_JUDGE_ACCURACY, JudgeConfig, RealismMeter, load_or_train_judge
 from .report import REPORT, write_report
+from .training import resolve_device
 
 DEFAULT_CACHE = Path("runs") / "cache"
 METRICS = "metrics.json"
@@ -86,7 +86,7 @@ def trained_model(
 
     Returns the model, the training run's metrics and whether it was reused.
     """
-    from ..training import TrainConfig, train
+    from .training import TrainConfig, train
 
     config = TrainConfig(epochs=settings.epochs, seed=settings.seed)
     name = f"lab_cnn-{config.key()[:12]}"

@@ -31,12 +31,12 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..adapters import as_adapter
-from ..checkpoint import load_model, save_model
-from ..data import Mnist
 from ..errors import ActmaxError
 from ..io import write_json
-from ..models import ARCHITECTURES, glorot_uniform_
+from .checkpoint import load_model, save_model
+from .data import Mnist
 from .folders import staged_cache_entry
+from .models import ARCHITECTURES, glorot_uniform_
 
 JUDGE_ARCHITECTURE = "judge_cnn"
 JUDGE_RECORD = "judge.json"
@@ -160,7 +160,7 @@ def _fit_judge(
     model: nn.Module, x: np.ndarray, y: np.ndarray, config: JudgeConfig, progress: bool
 ) -> None:
     """Adam over augmented batches, its step halved after every epoch; seeded throughout."""
-    from ..training import fit
+    from .training import fit
 
     optimizer = torch.optim.Adam(model.parameters(), lr=config.learning_rate)
 
@@ -197,7 +197,7 @@ def accuracy(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int
 
 def train_judge(data: Mnist, config: JudgeConfig | None = None, progress: bool = False) -> Judge:
     """Train the independent classifier from scratch (seeded: the same weights every time)."""
-    from ..models import build_model
+    from .models import build_model
 
     config = config or JudgeConfig()
     n = config.train_subset or len(data.x_train)

@@ -60,7 +60,7 @@ def _pct(value: float | None, digits: int = 1) -> str:
 
 def environment() -> jinja2.Environment:
     env = jinja2.Environment(
-        loader=jinja2.PackageLoader("actmax", "templates"),
+        loader=jinja2.PackageLoader("actmax.lab", "templates"),
         autoescape=jinja2.select_autoescape(["html", "j2"], default=True),
         undefined=jinja2.StrictUndefined,
         trim_blocks=False,

@@ -14,8 +14,8 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 from torch import nn
 
-from .errors import ActmaxError
-from .io import write_atomic, write_json
+from ..errors import ActmaxError
+from ..io import write_atomic, write_json
 from .models import ARCHITECTURES, build_model
 
 WEIGHTS = "model.safetensors"

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import torch
 
-from .adapters.keras import import_keras
+from ..adapters.keras import import_keras
 from .models import LabCNN, build_model
 
 

@@ -8,75 +8,16 @@ The confusion matrix follows scikit-learn's convention: rows are true classes, c
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import TypeVar
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..parallel import BatchWorkers
+
 Forward = Callable[[torch.Tensor], torch.Tensor]
-T = TypeVar("T")
-
-
-class BatchWorkers:
-    """Runs one function on the slices of a batch at the same time, one slice per worker thread.
-
-    Each worker runs PyTorch ops with `threads_each` threads (PyTorch releases the GIL inside
-    them), so on a small CPU a batch is worked on by all cores without OpenMP's per-op fork and
-    join, which costs a lot on small tensors and stalls badly when the machine is busy. Results
-    come back in slice order, so anything combined from them is deterministic. The calling
-    thread is one of the workers. Use as a context manager.
-    """
-
-    def __init__(self, workers: int, threads_each: int = 1):
-        self.workers = max(1, int(workers))
-        self.threads_each = max(1, int(threads_each))
-        self._pool: ThreadPoolExecutor | None = None
-        self._previous_threads: int | None = None
-
-    def __enter__(self) -> BatchWorkers:
-        if self.workers > 1:
-            self._previous_threads = torch.get_num_threads()
-            torch.set_num_threads(self.threads_each)
-            self._pool = ThreadPoolExecutor(
-                self.workers - 1,
-                thread_name_prefix="actmax-batch",
-                initializer=torch.set_num_threads,
-                initargs=(self.threads_each,),
-            )
-        return self
-
-    def __exit__(self, *exc) -> None:
-        if self._pool is not None:
-            self._pool.shutdown(wait=True, cancel_futures=True)
-            self._pool = None
-        if self._previous_threads is not None:
-            torch.set_num_threads(self._previous_threads)
-            self._previous_threads = None
-
-    def slices(self, n: int) -> list[slice]:
-        """`n` items cut into at most `workers` nearly equal, contiguous, non-empty slices."""
-        parts = max(1, min(self.workers, n))
-        bounds = [round(i * n / parts) for i in range(parts + 1)]
-        return [slice(a, b) for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
-
-    def map(self, fn: Callable[[slice], T], n: int) -> list[T]:
-        """`[fn(s) for s in self.slices(n)]`, the slices worked on concurrently."""
-        parts = self.slices(n)
-        if self._pool is None or len(parts) == 1:
-            return [fn(part) for part in parts]
-        futures = [self._pool.submit(fn, part) for part in parts[1:]]
-        first = fn(parts[0])  # the calling thread takes a share too
-        return [first, *(f.result() for f in futures)]
-
-    @classmethod
-    def for_cpu(cls, threads: int, batch_size: int, min_rows: int = 32) -> BatchWorkers:
-        """One worker per thread, but no slice under `min_rows` rows: spare threads go inside."""
-        workers = max(1, min(threads, batch_size // min_rows))
-        return cls(workers, threads_each=max(1, threads // workers))
 
 
 def logits_of(model: nn.Module) -> Forward:

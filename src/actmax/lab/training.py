@@ -44,18 +44,18 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
+from ..errors import ActmaxError, DataError
+from ..io import write_json
+from ..parallel import BatchWorkers
 from .checkpoint import save_model
 from .data import VENDORED_SHA256, Mnist, load_mnist, sha256
-from .errors import ActmaxError, DataError
 from .evaluation import (
-    BatchWorkers,
     Evaluation,
     Forward,
     classification_report,
     evaluate,
     logits_of,
 )
-from .io import write_json
 from .models import ARCHITECTURES, LabCNN, build_model
 from .runs import RunFolder, TrainingState
 
@@ -539,7 +539,7 @@ def train(
     The folder receives `model.safetensors` + `model.json` (`checkpoint.load_model(out_dir)`),
     `metrics.json`, `loss.png`, `accuracy.png` and `confusion_matrix.png`.
     """
-    from .plots.training import save_training_figures
+    from .training_plots import save_training_figures
 
     began = time.perf_counter()
     config = config if config is not None else TrainConfig()

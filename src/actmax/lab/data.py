@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import DataError
+from ..errors import DataError
 
 VENDORED_SHA256 = "06af5dfe73b70e3bc1c36439982b18a8d76803db9b544f6fdf838a37fbb01b64"
 EXPECTED_SHAPES = {
@@ -44,7 +44,7 @@ class Mnist:
 
 def vendored_path() -> Path:
     """Where the copy of MNIST shipped inside the package lives."""
-    return Path(str(resources.files("actmax") / "data" / "mnist.npz"))
+    return Path(str(resources.files("actmax.lab") / "datasets" / "mnist.npz"))
 
 
 def sha256(path: Path) -> str:

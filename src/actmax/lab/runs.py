@@ -18,8 +18,8 @@ import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 
-from .errors import ActmaxError
-from .io import ensure_writable_dir, write_atomic, write_json
+from ..errors import ActmaxError
+from ..io import ensure_writable_dir, write_atomic, write_json
 
 CONFIG = "config.json"
 CHECKPOINT = "checkpoint.safetensors"
