@@ -1,8 +1,9 @@
 """The core/application split is enforced by import-linter; every module is on one side."""
 
 import pkgutil
-import tomllib
 from pathlib import Path
+
+import tomllib
 
 import actmax
 
