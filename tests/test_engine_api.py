@@ -112,17 +112,18 @@ def test_the_model_comes_back_as_it_was_when_the_call_fails(lab_model):
     assert_same(before, snapshot(model))
     # and when the user's callback fails
     with pytest.raises(ValueError):
-        visualize(lab_model, logit(0), iterations=5, callback=lambda step, state: int("x"))
+        visualize(lab_model, logit(0), iterations=5, callback=lambda state: int("x"))
     assert all(not m._forward_hooks for m in lab_model.modules())
 
 
 def test_callback_progress_and_gif(lab_model, tmp_path):
     steps = []
 
-    def callback(step, state):
+    def callback(state):
         assert isinstance(state, Step) and state.inputs.shape == (2, 1, 28, 28)
         assert state.objective.shape == state.loss.shape == (2,)
-        steps.append(step)
+        assert set(state.terms) == {"tv", "lp"} and state.terms["tv"].shape == (2,)
+        steps.append(state.step)
 
     path = tmp_path / "run.gif"
     visualize(
@@ -212,7 +213,7 @@ def test_nan_in_the_models_output(lab_model):
         ({"seed": 1.5}, "seed must be whole numbers"),
         ({"iterations": 0}, "iterations must be"),
         ({"recipe": "lucid"}, "unknown recipe 'lucid'; choose from actmax, keras-vis"),
-        ({"lp_norm": 0.5}, "lp_norm >= 1"),
+        ({"lp_norm": 0.5}, "p >= 1"),
         ({"jitter": -1}, "jitter"),
         ({"titles": ["a"]}, "1 titles for 3 objectives"),
     ],
