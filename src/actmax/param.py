@@ -193,6 +193,7 @@ class Fourier(Parametrization):
 
     #: Lucid's normalization of the inverse FFT's output before the sigmoid
     MAGIC = 4.0
+
     def __init__(self, decay: float = 1.0, decorrelate: bool = True):
         if not decay >= 0:
             raise ActmaxError(f"the spectrum's decay must be >= 0, got {decay}")
