@@ -67,7 +67,7 @@ def _resumed_config(out: Path, given: dict) -> TrainConfig:
     "--out",
     type=click.Path(path_type=Path),
     default=None,
-    help="Run folder to create (default: runs/lab_cnn-<hash of the settings>).",
+    help="Run folder to create (default: runs/lab_cnn-<data set>-<hash of the settings>).",
 )
 @click.option(
     "--dataset",
@@ -113,7 +113,7 @@ def train(
     resume: bool,
     quiet: bool,
 ) -> None:
-    """Train the lab's CNN on MNIST or Fashion-MNIST (RMSprop, batch 128, 10 epochs), evaluate it.
+    """Train the lab's CNN on MNIST or Fashion-MNIST (RMSprop, batch 128, 10 epochs); evaluate it.
 
     The run folder receives the model, metrics.json (history, test loss and accuracy, confusion
     matrix, per-class precision and recall) and the figures loss.png, accuracy.png and
