@@ -137,10 +137,11 @@ def test_callback_progress_and_gif(lab_model, tmp_path):
 def test_plot_and_save(lab_model, tmp_path):
     result = visualize(lab_model, [logit(i) for i in range(3)], iterations=3)
     fig = result.plot(cols=2, title="three classes")
-    titles = [ax.get_title() for ax in fig.axes if ax.get_images()]
-    captions = [ax.get_xlabel() for ax in fig.axes if ax.get_images()]
-    assert titles == result.titles
-    assert captions == [f"activation {a:.4g}" for a in result.activations]
+    texts = [t.get_text() for t in fig.axes[0].texts]  # one mosaic: every title, caption in it
+    captions = [f"activation {a:.4g}" for a in result.activations]
+    assert texts == [t for pair in zip(result.titles, captions, strict=True) for t in pair] + [
+        "three classes"
+    ]
     path = result.save(tmp_path / "grid.png")
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert list(tmp_path.iterdir()) == [path]  # written atomically: no temporary left
