@@ -166,7 +166,33 @@ def _normalize(onnx: Any, proto: Any) -> Any:
     for node in graph.node:
         if node.op_type in POOLS:
             _explicit_pads(onnx, node, shapes.get(node.input[0]), graph)
+        elif node.op_type == "Reshape":
+            _drop_needless_allowzero(onnx, node, graph)
     return proto
+
+
+def _drop_needless_allowzero(onnx: Any, node: Any, graph: Any) -> None:
+    """`Reshape(allowzero=1)` (torch.onnx's dynamo exporter writes it) to a constant shape
+    without zeros means the same as without the flag, which onnx2torch converts."""
+    attrs = {attr.name: attr for attr in node.attribute}
+    if "allowzero" not in attrs or attrs["allowzero"].i == 0 or len(node.input) < 2:
+        return
+    shape = _constant(onnx, graph, node.input[1])
+    if shape is not None and 0 not in shape.tolist():
+        node.attribute.remove(attrs["allowzero"])
+
+
+def _constant(onnx: Any, graph: Any, name: str) -> Any:
+    """The value of a tensor that is an initializer or a Constant node's output (else None)."""
+    for init in graph.initializer:
+        if init.name == name:
+            return onnx.numpy_helper.to_array(init)
+    for node in graph.node:
+        if node.op_type == "Constant" and node.output[0] == name:
+            for attr in node.attribute:
+                if attr.name == "value":
+                    return onnx.numpy_helper.to_array(attr.t)
+    return None
 
 
 def _inline_initializer_identities(graph: Any) -> None:

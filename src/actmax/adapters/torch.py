@@ -57,13 +57,28 @@ class ForwardTrace:
     """One forward pass, seen from the modules.
 
     order: module names in the order their calls returned (a reused module appears again).
-    producers: the modules whose output is the model's output object, in the same order.
+    outputs: for each module, which object its first call returned (an identity number that
+        means something only within this trace); the model's output is under "".
     output_kind: `distribution_kind` of the model's output (None for logits or anything else).
     """
 
     order: tuple[str, ...]
-    producers: tuple[str, ...]
+    outputs: dict[str, int]
     output_kind: str | None
+
+    def producers_of(self, name: str) -> list[str]:
+        """The modules that returned the very object `name` returned (itself included), in the
+        order their calls returned: a container after what it contains. "" is the model."""
+        made = self.outputs.get(name)
+        if made is None:
+            return []
+        seen = dict.fromkeys(n for n in self.order if self.outputs.get(n) == made)
+        return list(seen)
+
+    @property
+    def producers(self) -> list[str]:
+        """The modules whose output is the model's output."""
+        return self.producers_of("")
 
 
 def trace_forward(model: nn.Module, x: torch.Tensor) -> ForwardTrace:
@@ -89,9 +104,12 @@ def trace_forward(model: nn.Module, x: torch.Tensor) -> ForwardTrace:
     finally:
         for handle in handles:
             handle.remove()
+    outputs = {"": id(output)}
+    for name, value in calls:  # every output is still alive here, so identities are unique
+        outputs.setdefault(name, id(value))
     return ForwardTrace(
         order=tuple(name for name, _ in calls),
-        producers=tuple(name for name, value in calls if value is output),
+        outputs=outputs,
         output_kind=distribution_kind(output),
     )
 
@@ -255,30 +273,29 @@ class TorchAdapter(ModelAdapter):
         if name == self._input_name:
             raise ActmaxError("the input has no logits; target a layer of the model")
         trace = self.trace()
-        producers = set(trace.producers) if trace is not None else None
         module_name = self._module_name(name)
-        module = self.module(name)
-        activation = getattr(module, "activation", None)
+        made_by = trace.producers_of(module_name) if trace is not None else None
+        activation = getattr(self.module(name), "activation", None)
         if self._is_activation(module_name) or (
             isinstance(activation, nn.Module)
-            and (producers is None or self._name_of(activation) in producers)
+            and (made_by is None or self._name_of(activation) in made_by)
         ):
             return LayerRef(name, True, logits=True)
-        inner = self._inner_activation(module_name, trace)
+        inner = self._inner_activation(module_name, made_by)
         if inner is not None:
             return LayerRef(inner, True, logits=True)
         return LayerRef(name, False, logits=True)
 
-    def _inner_activation(self, module_name: str, trace: ForwardTrace | None) -> str | None:
+    def _inner_activation(self, module_name: str, made_by: list[str] | None) -> str | None:
         """The activation module nested in `module_name` that makes its output, if any."""
-        if trace is not None:
-            for name in trace.producers:  # innermost first: calls return inside out
+        if made_by is not None:
+            for name in made_by:  # innermost first: calls return inside out
                 if name.startswith(module_name + ".") and self._is_activation(name):
                     return name
             return None
         module = self._modules[module_name]
         while isinstance(module, nn.Sequential) and len(module):
-            children = [(n, m) for n, m in module.named_children()]
+            children = list(module.named_children())
             kept = [(n, m) for n, m in children if not isinstance(m, PASS_THROUGH)]
             child_name, module = (kept or children)[-1]
             module_name = f"{module_name}.{child_name}"
