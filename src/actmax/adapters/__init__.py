@@ -16,7 +16,7 @@ from torch import nn
 
 from ..errors import ActmaxError
 from .base import LayerRef, ModelAdapter, RepeatedCallError
-from .formats import ModelFormat, formats, load, register_format
+from .formats import ModelFormat, known_formats, load, register_format
 from .preprocess import Normalize, Preprocess, as_preprocess
 from .torch import TorchAdapter
 
@@ -28,7 +28,7 @@ __all__ = [
     "RepeatedCallError",
     "TorchAdapter",
     "as_adapter",
-    "formats",
+    "known_formats",
     "load",
     "register_format",
 ]

@@ -42,9 +42,10 @@ def load_exported(path: str | os.PathLike) -> nn.Module:
 
     path: a file written by `torch.export.save`.
 
-    The module gets `input_name` (the exported input's name) and `input_shape` (one input's
-    shape when it is fixed in the export). A program exported for a fixed batch size refuses
-    other batch sizes with a clear error.
+    The module gets `input_name` (the exported input's name), `input_shape` (one input's
+    shape when it is fixed in the export) and `input_batch` (the batch size when the export
+    fixed it, else None). A program exported for a fixed batch size refuses other batch sizes
+    with a clear error.
     """
     path = Path(path)
     if not path.is_file():
@@ -64,8 +65,9 @@ def load_exported(path: str | os.PathLike) -> nn.Module:
     name, dims = _user_input(program, path)
     module.input_name = name
     module.input_shape = tuple(dims[1:]) if None not in dims[1:] else None
-    if dims and dims[0] is not None:
-        module.register_forward_pre_hook(_batch_guard(path, dims[0]))
+    module.input_batch = dims[0] if dims else None
+    if module.input_batch is not None:
+        module.register_forward_pre_hook(_batch_guard(path, module.input_batch))
     return module
 
 
@@ -133,7 +135,9 @@ def _check_payloads(path: Path, config: dict, kind: str) -> None:
 
 def _check_tensors_only(path: Path, data: bytes) -> None:
     try:
-        torch.load(io.BytesIO(data), weights_only=True)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # torch's note on the pickle protocol
+            torch.load(io.BytesIO(data), weights_only=True)
     except Exception:
         raise ActmaxError(
             f"{path} holds sample inputs that are not plain tensors (they would be unpickled)"

@@ -96,7 +96,7 @@ def register_format(model_format: ModelFormat) -> None:
         _registered.insert(0, model_format)
 
 
-def formats() -> list[ModelFormat]:
+def known_formats() -> list[ModelFormat]:
     """Every format: registered at run time, built in, then installed through entry points."""
     return [*_registered, *BUILT_IN, *_installed()]
 
@@ -134,7 +134,7 @@ def load(
     options: passed to the format's adapter (e.g. `channels_last=True` for ONNX).
     """
     p = Path(path)
-    every = formats()
+    every = known_formats()
     if p.exists():
         for model_format in every:
             if model_format.matches(p):

@@ -193,14 +193,16 @@ class TorchAdapter(ModelAdapter):
     def trace(self) -> ForwardTrace | None:
         """The model's forward pass seen from its modules (None when the input shape is unknown).
 
-        Run once per adapter (and shared with its views) on a constant input, on a frozen copy.
+        Run once per adapter (and shared with its views) on a constant input, on a frozen copy,
+        with one row (or the batch size the model says it needs in `input_batch`).
         """
         if self.input_shape is None:
             return None
         key = (self.input_shape, id(self.preprocess))
         found = self._traces.get(key)
         if found is None:
-            x = torch.full((1, *self.input_shape), 0.5, dtype=self.dtype, device=self.device)
+            batch = getattr(self.model, "input_batch", None) or 1  # a fixed batch (.pt2)
+            x = torch.full((batch, *self.input_shape), 0.5, dtype=self.dtype, device=self.device)
             try:
                 found = trace_forward(isolated_copy(self.model), self.model_input(x))
             except ActmaxError:
