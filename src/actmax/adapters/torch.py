@@ -144,6 +144,7 @@ class TorchAdapter(ModelAdapter):
         self._input_name = getattr(model, "input_name", "input")
         self._modules = dict(model.named_modules())
         self._traces: dict[tuple, ForwardTrace] = {}  # shared with views: same names
+        self._source = model  # the caller's model, which views keep tracing (never hooked)
 
     def over(self, model: nn.Module) -> TorchAdapter:
         clone = super().over(model)
@@ -201,10 +202,12 @@ class TorchAdapter(ModelAdapter):
         key = (self.input_shape, id(self.preprocess))
         found = self._traces.get(key)
         if found is None:
-            batch = getattr(self.model, "input_batch", None) or 1  # a fixed batch (.pt2)
-            x = torch.full((batch, *self.input_shape), 0.5, dtype=self.dtype, device=self.device)
+            source = TorchAdapter(self._source)  # a view's model may carry actmax's hooks
+            batch = getattr(self._source, "input_batch", None) or 1  # a fixed batch (.pt2)
+            shape = (batch, *self.input_shape)
+            x = torch.full(shape, 0.5, dtype=source.dtype, device=source.device)
             try:
-                found = trace_forward(isolated_copy(self.model), self.model_input(x))
+                found = trace_forward(isolated_copy(self._source), self.model_input(x))
             except ActmaxError:
                 raise
             except Exception as error:
