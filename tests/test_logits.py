@@ -184,12 +184,14 @@ def test_an_output_made_after_the_last_module_needs_a_named_layer():
 
 
 def test_visualize_maximizes_the_logit_of_a_linear_ended_model():
+    torch.manual_seed(0)
     model = LinearEnded().eval()
-    result = actmax.visualize(model, [logit(0), logit(3)], iterations=30, seed=[0, 1])
+    priors = {"tv_weight": 0, "lp_weight": 0, "jitter": 0}
+    result = actmax.visualize(model, [logit(0), logit(3)], iterations=30, seed=[0, 1], **priors)
     logits = model(result.inputs)
     torch.testing.assert_close(torch.from_numpy(result.activations), logits[[0, 1], [0, 3]])
     assert result.titles == ["fc2[0]", "fc2[3]"]
-    assert result.history["objective"][-1].mean() > result.history["objective"][0].mean()
+    assert (result.activations > result.history["objective"][0] + 0.2).all()
 
 
 def test_keras_logits_on_linear_softmax_and_op_ended_models():

@@ -46,8 +46,8 @@ def resolve_device(device: str | torch.device | None = None) -> torch.device:
 def _check_cuda(device: torch.device) -> None:
     if torch.version.cuda is None:
         raise ActmaxError(
-            f"device {str(device)!r} needs a CUDA build of PyTorch, and this one "
-            f"({torch.__version__}) is built for the CPU only: use cpu"
+            f"device {str(device)!r}: this PyTorch ({torch.__version__}) is built for the CPU "
+            "only, so it sees no CUDA device: use cpu"
         )
     if not torch.cuda.is_available():
         raise ActmaxError(f"device {str(device)!r}: PyTorch sees no CUDA device here; use cpu")
