@@ -9,6 +9,7 @@ classifier, or when `forward` calls its modules in another order.
 from __future__ import annotations
 
 import threading
+import weakref
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -39,6 +40,10 @@ ACTIVATION_TYPES = (
     nn.ELU,
     nn.SiLU,
     nn.Identity,
+)
+# Forward traces by model (see `TorchAdapter.trace`), dropped with the model.
+_TRACES: weakref.WeakKeyDictionary[nn.Module, dict[tuple, ForwardTrace]] = (
+    weakref.WeakKeyDictionary()
 )
 # Modules that hand their input on unchanged in eval mode: never "the layer that makes" anything.
 PASS_THROUGH = (
@@ -143,7 +148,7 @@ class TorchAdapter(ModelAdapter):
         self.preprocess = as_preprocess(preprocess)
         self._input_name = getattr(model, "input_name", "input")
         self._modules = dict(model.named_modules())
-        self._traces: dict[tuple, ForwardTrace] = {}  # shared with views: same names
+        self._traces: dict[tuple, ForwardTrace] = {}  # for models without weak references
         self._source = model  # the caller's model, which views keep tracing (never hooked)
 
     def over(self, model: nn.Module) -> TorchAdapter:
@@ -194,13 +199,19 @@ class TorchAdapter(ModelAdapter):
     def trace(self) -> ForwardTrace | None:
         """The model's forward pass seen from its modules (None when the input shape is unknown).
 
-        Run once per adapter (and shared with its views) on a constant input, on a frozen copy,
-        with one row (or the batch size the model says it needs in `input_batch`).
+        Run once per model, input shape and preprocessing (and again if submodules are
+        replaced) on a constant input, on a frozen copy of the caller's model, with one row (or
+        the batch size the model says it needs in `input_batch`).
         """
         if self.input_shape is None:
             return None
-        key = (self.input_shape, id(self.preprocess))
-        found = self._traces.get(key)
+        structure = tuple((name, id(m), type(m)) for name, m in self._source.named_modules())
+        key = (self.input_shape, id(self.preprocess), structure)
+        try:  # kept with the model, so that every call on the same model runs it once
+            traces = _TRACES.setdefault(self._source, {})
+        except TypeError:  # a module that cannot be weakly referenced
+            traces = self._traces
+        found = traces.get(key)
         if found is None:
             source = TorchAdapter(self._source)  # a view's model may carry actmax's hooks
             batch = getattr(self._source, "input_batch", None) or 1  # a fixed batch (.pt2)
@@ -216,7 +227,7 @@ class TorchAdapter(ModelAdapter):
                     f"the model does not run on one input of shape {self.input_shape} "
                     f"({type(error).__name__}: {first}); give its input_shape=(C, H, W)"
                 ) from None
-            self._traces[key] = found
+            traces[key] = found
         return found
 
     def output_layer(self) -> str:
