@@ -85,6 +85,7 @@ def test_a_model_that_does_not_say_its_input_shape_takes_the_flag(files, photo, 
     assert "resized from 64x48 to 32x24" in capsys.readouterr().out
 
 
+@pytest.mark.filterwarnings("ignore:__array__ implementation:DeprecationWarning")  # Keras' save
 def test_a_keras_file_runs_in_every_command(photo, tmp_path, capsys):
     from keras_lab import keras, layers
 
