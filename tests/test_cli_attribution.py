@@ -75,7 +75,7 @@ def test_an_existing_out_is_kept_unless_overwrite(run_dir, tmp_path, capsys):
         (["saliency", "{run}", "--image", "1", "--method", "lime"], "'lime' is not one of"),
         (["cam", "{run}", "--image", "1", "--layer", "l4"], "'l4' has output shape (25,)"),
         (["cam", "{run}", "--image", "1", "--layer", "l9"], "no layer named 'l9'"),
-        (["cam", "{tmp}/empty", "--image", "1"], "no such run folder"),
+        (["cam", "{tmp}/empty", "--image", "1"], "no model file or folder at"),
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(run_dir, tmp_path, capsys, args, message):

@@ -43,6 +43,7 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
+from ..devices import resolve_device
 from ..errors import ActmaxError
 from ..io import write_json
 from ..parallel import BatchWorkers, cpu_threads
@@ -208,19 +209,6 @@ def training_logits(model: nn.Module) -> Forward:
 
         return forward
     return logits_of(model)
-
-
-def resolve_device(device: str | torch.device | None) -> torch.device:
-    """`auto` (or None) picks CUDA when available; asking for CUDA without one is an error."""
-    if device is None or str(device) == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        device = torch.device(device)
-    except RuntimeError:
-        raise ActmaxError(f"unknown device {device!r}: use auto, cpu, cuda or cuda:N") from None
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise ActmaxError("--device cuda was asked for, but PyTorch sees no CUDA device")
-    return device
 
 
 def _rng_state(generator: torch.Generator, device: torch.device) -> dict[str, torch.Tensor]:
