@@ -49,10 +49,12 @@ class Step:
     """What a callback sees after each forward pass (tensors on the run's device, detached;
     `inputs` is the live image tensor: clone it to keep it past the callback).
 
-    step: the step number, from 0.
-    inputs: the images that were scored (before this step's update), (N, C, H, W).
-    objective, loss: per-row values, (N,).
-    terms: each regularizer's per-row penalty, by name.
+    Attributes:
+        step: the step number, from 0.
+        inputs: the images that were scored (before this step's update), (N, C, H, W).
+        objective: per-row objective values, (N,).
+        loss: per-row losses, (N,).
+        terms: each regularizer's per-row penalty, by name.
     """
 
     step: int
@@ -113,9 +115,11 @@ def visualize(
             `Normalize(mean, std)` for a model trained on normalized inputs, or any callable:
             optimization, regularizers and the returned images stay in pixel space.
         act_weight: the objective's weight in the loss; one value, or one per row.
-        tv_weight, lp_weight: the weight of the recipe's (or `regularizers`') regularizer named
-            "tv" or "lp"; one value, or one per row.
-        tv_beta, lp_norm: the exponent of the "tv" regularizer and the p of the "lp" one.
+        tv_weight: the weight of the recipe's (or `regularizers`') regularizer named "tv";
+            one value, or one per row.
+        lp_weight: the weight of the regularizer named "lp"; one value, or one per row.
+        tv_beta: the exponent of the "tv" regularizer.
+        lp_norm: the p of the "lp" regularizer.
         jitter: the pixels of the first `Jitter` transform (0 removes it); one value, or one
             per row.
         seed: one seed for every row, or one per row; a row's start image and random draws

@@ -20,21 +20,49 @@ import torch
 from .adapters.base import LayerRef, ModelAdapter
 from .errors import ActmaxError
 
+__all__ = [
+    "LayerSpec",
+    "Objective",
+    "Term",
+    "channel",
+    "custom",
+    "direction",
+    "diversity",
+    "layer_mean",
+    "logit",
+    "neuron",
+    "unit",
+    "units",
+]
+
 LayerSpec = str | int
 KINDS = ("unit", "channel", "neuron", "direction", "mean", "custom", "diversity")
 
 
 @dataclass(frozen=True)
 class Term:
-    """One weighted reading of one layer.
+    """One weighted reading of one layer; an `Objective` is a sum of them.
 
-    kind: `unit` (a dense unit, or for spatial layers the channel mean, as keras-vis does),
-    `channel` (a channel's mean over all positions), `neuron` (a channel at one position,
-    the centre by default), `direction` (the activation's dot product with `vector` in channel
-    space, averaged over positions or at one), `mean` (the mean of the whole layer), `custom`
-    (`fn(activation)`), `diversity` (how unlike each other the rows of `group` are).
-    pre_activation: read the layer's output (False), its activation's input (True), or its
-    pre-softmax output, wherever the model has it (None: `logit()`).
+    Attributes:
+        layer: the layer's name or Keras-style index (0 is the input, -1 the layer that makes
+            the output).
+        kind: `unit` (a dense unit, or for spatial layers the channel mean, as keras-vis does),
+            `channel` (a channel's mean over all positions), `neuron` (a channel at one
+            position, the centre by default), `direction` (the activation's dot product with
+            `vector` in channel space, averaged over positions or at one), `mean` (the mean of
+            the whole layer), `custom` (`fn(activation)`), `diversity` (how unlike each other
+            the rows of `group` are).
+        index: the unit or channel (`unit`, `channel`, `neuron`).
+        position: (y, x) of a `neuron` or a `direction` read at one position (None: the
+            centre for `neuron`, the mean over positions for `direction`).
+        weight: the term's factor in the sum.
+        pre_activation: read the layer's output (False), its activation's input (True), or its
+            pre-softmax output, wherever the model has it (None: `logit()`).
+        fn: the function of a `custom` term, `fn(activation) -> (N,)`.
+        label: the title of a `custom` term.
+        vector: the channel-space direction of a `direction` term.
+        group: the group of a `diversity` term (rows with the same layer and group are
+            compared with each other).
     """
 
     layer: LayerSpec
@@ -49,7 +77,11 @@ class Term:
     group: str | None = None
 
     def describe(self, layer_name: str | None = None) -> str:
-        """Short text for titles; `layer_name` replaces an index by the layer's real name."""
+        """Short text for titles.
+
+        Args:
+            layer_name: the layer's real name, shown in place of `layer` (e.g. of an index).
+        """
         name = self.layer if layer_name is None else layer_name
         if self.pre_activation is None and layer_name is None:
             name = "logits" if self.layer == -1 else f"{self.layer}:logits"
@@ -72,7 +104,15 @@ class Term:
 
 
 class Objective:
-    """A scalar per image to maximize. Build with the helpers below; combine with + - * /."""
+    """A scalar per image to maximize: a weighted sum of `Term`s.
+
+    Build one with the helpers (`unit`, `channel`, `logit`...); combine them with `+`, `-`, and
+    `*` or `/` by a number. An objective is resolved against a model only when it is used.
+
+    Args:
+        terms: the terms to add up (at least one).
+        name: a title that replaces the generated description.
+    """
 
     def __init__(self, terms: Iterable[Term], name: str | None = None):
         self.terms = tuple(terms)
@@ -85,8 +125,12 @@ class Objective:
         return self.describe()
 
     def describe(self, adapter: ModelAdapter | None = None) -> str:
-        """The objective as text; with an adapter, layer indices become the model's layer names
-        (`logit(3)` on the lab CNN reads `l5:pre[3]`)."""
+        """The objective as text.
+
+        Args:
+            adapter: the model; with it, layer indices become the model's layer names and
+                logits the layer actually read (`logit(3)` on the lab CNN reads `l5:pre[3]`).
+        """
         if self._name:
             return self._name
         parts = []
@@ -106,6 +150,11 @@ class Objective:
         return f"Objective({self.name})"
 
     def named(self, name: str) -> Objective:
+        """The same objective with another title.
+
+        Args:
+            name: the title (in `describe()` and in the result's titles).
+        """
         return Objective(self.terms, name)
 
     def __add__(self, other: Objective | Real) -> Objective:
@@ -145,7 +194,13 @@ class Objective:
 
 
 def unit(layer: LayerSpec, index: int, *, pre_activation: bool = False) -> Objective:
-    """Unit `index` of a dense layer; of a spatial layer, the mean of channel `index`."""
+    """Unit `index` of a dense layer; of a spatial layer, the mean of channel `index`.
+
+    Args:
+        layer: a layer name or Keras-style index.
+        index: the unit (or channel).
+        pre_activation: read the input of the layer's activation instead of its output.
+    """
     return Objective([Term(layer, "unit", int(index), pre_activation=pre_activation)])
 
 
@@ -156,7 +211,14 @@ def units(
     *,
     pre_activation: bool = False,
 ) -> Objective:
-    """A weighted sum of units (keras-vis' `filter_indices=[1, 7]` is the unweighted sum)."""
+    """A weighted sum of units (keras-vis' `filter_indices=[1, 7]` is the unweighted sum).
+
+    Args:
+        layer: a layer name or Keras-style index.
+        indices: the units (or channels).
+        weights: one weight per unit (default: 1 each).
+        pre_activation: read the input of the layer's activation instead of its output.
+    """
     indices = list(indices)
     weights = [1.0] * len(indices) if weights is None else [float(w) for w in weights]
     if len(weights) != len(indices):
@@ -168,9 +230,10 @@ def units(
 def logit(index: int, layer: LayerSpec = -1) -> Objective:
     """The `index`-th pre-softmax output (a class's logit) of `layer`, the model untouched.
 
-    index: the class (output unit).
-    layer: a layer name or index; default -1, the layer that makes the model's output (found
-        from the forward pass, not the last one registered).
+    Args:
+        index: the class (output unit).
+        layer: a layer name or index; default -1, the layer that makes the model's output
+            (found from the forward pass, not the last one registered).
 
     On every kind of model: a layer that returns logits (a `nn.Linear`, a Keras Dense with a
     linear activation, an ONNX Gemm) is read at its output; a final softmax (an `nn.Softmax`
@@ -190,7 +253,14 @@ def channel(
     pre_activation: bool = False,
 ) -> Objective:
     """The mean of one channel of a convolutional layer over all positions, or its value at
-    one spatial position `at` (y, x) (the same as `neuron(layer, index, y, x)`)."""
+    one spatial position.
+
+    Args:
+        layer: a layer name or Keras-style index.
+        index: the channel.
+        at: a position (y, x): `channel(layer, k, at=(y, x))` is `neuron(layer, k, y, x)`.
+        pre_activation: read the input of the layer's activation instead of its output.
+    """
     if at is not None:
         return neuron(layer, index, at[0], at[1], pre_activation=pre_activation)
     return Objective([Term(layer, "channel", int(index), pre_activation=pre_activation)])
@@ -204,8 +274,16 @@ def neuron(
     *,
     pre_activation: bool = False,
 ) -> Objective:
-    """One channel at a chosen spatial position (y, x); the centre of the map when `y` and
-    `x` are not given."""
+    """One channel at one spatial position.
+
+    Args:
+        layer: a layer name or Keras-style index.
+        index: the channel.
+        y: the row (default: the centre of the map when neither `y` nor `x` is given; 0 when
+            only `x` is).
+        x: the column (default as for `y`).
+        pre_activation: read the input of the layer's activation instead of its output.
+    """
     position = None if y is None and x is None else (int(y or 0), int(x or 0))
     return Objective(
         [Term(layer, "neuron", int(index), position=position, pre_activation=pre_activation)]
@@ -213,7 +291,12 @@ def neuron(
 
 
 def layer_mean(layer: LayerSpec, *, pre_activation: bool = False) -> Objective:
-    """The mean of every unit of a layer (keras-vis' `filter_indices=None`)."""
+    """The mean of every unit of a layer (keras-vis' `filter_indices=None`).
+
+    Args:
+        layer: a layer name or Keras-style index.
+        pre_activation: read the input of the layer's activation instead of its output.
+    """
     return Objective([Term(layer, "mean", pre_activation=pre_activation)])
 
 
@@ -224,7 +307,14 @@ def custom(
     *,
     pre_activation: bool = False,
 ) -> Objective:
-    """Any differentiable `fn(activation) -> (N,)` of a layer's (channels-first) activation."""
+    """Any differentiable function of a layer's activation.
+
+    Args:
+        layer: a layer name or Keras-style index.
+        fn: `fn(activation) -> (N,)`, on the layer's channels-first activation (N, C, ...).
+        name: the title (default: "<layer>:custom").
+        pre_activation: read the input of the layer's activation instead of its output.
+    """
     return Objective([Term(layer, "custom", pre_activation=pre_activation, fn=fn, label=name)])
 
 
@@ -236,8 +326,15 @@ def direction(
     pre_activation: bool = False,
 ) -> Objective:
     """A direction in channel space: the dot product of the layer's activation (one vector of
-    channels per position) with `vector`, averaged over positions, or at position `at` (y, x).
-    `direction(layer, e_k)` with a one-hot `e_k` is `channel(layer, k)`."""
+    channels per position) with `vector`, averaged over positions, or at one position.
+    `direction(layer, e_k)` with a one-hot `e_k` is `channel(layer, k)`.
+
+    Args:
+        layer: a layer name or Keras-style index.
+        vector: one value per channel.
+        at: a position (y, x) to read instead of the mean over positions.
+        pre_activation: read the input of the layer's activation instead of its output.
+    """
     values = torch.as_tensor(vector, dtype=torch.float64).flatten()
     if values.numel() == 0 or not torch.isfinite(values).all():
         raise ActmaxError("direction() needs a non-empty vector of finite numbers")
@@ -266,6 +363,12 @@ def diversity(
     hold the same diversity term (same layer and `group`) form one group, and each is pushed away
     from the others. This couples the rows of a group (each row's result depends on the others,
     so a group must be optimized in one call); rows outside the group stay independent.
+
+    Args:
+        layer: a layer name or Keras-style index, with channels (a spatial layer).
+        group: a name that keeps several groups apart in one batch (rows with the same layer
+            and group are compared with each other).
+        pre_activation: read the input of the layer's activation instead of its output.
     """
     return Objective([Term(layer, "diversity", pre_activation=pre_activation, group=group)])
 

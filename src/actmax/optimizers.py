@@ -29,7 +29,12 @@ class Stepper(ABC):
 
     @abstractmethod
     def step(self, grad: torch.Tensor, t: int) -> None:
-        """Apply the update for step `t` (0-based) given the loss gradient `grad`."""
+        """Apply one update to the tensor, in place.
+
+        Args:
+            grad: the loss gradient with respect to the tensor.
+            t: the step, from 0.
+        """
 
 
 class Optimizer(ABC):
@@ -37,14 +42,27 @@ class Optimizer(ABC):
 
     @abstractmethod
     def start(self, param: torch.Tensor, iterations: int, scale: float) -> Stepper:
-        """State for optimizing `param` (a leaf tensor) over `iterations` steps; `scale` is the
-        parametrization's unit (tensor units that move the image across its range)."""
+        """The state for optimizing one tensor.
+
+        Args:
+            param: the optimized tensor (a leaf tensor), updated in place.
+            iterations: the number of steps of the run.
+            scale: the parametrization's unit (tensor units that move the image across its
+                range).
+        """
 
 
 @dataclass(frozen=True)
 class Adam(Optimizer):
-    """Adam whose step decays from `lr` to `lr * final_lr` along a half cosine; `lr` and `eps`
-    are in units of the parametrization's scale (for pixels: a fraction of the input range)."""
+    """Adam whose step decays from `lr` to `lr * final_lr` along a half cosine.
+
+    Args:
+        lr: the first step, in units of the parametrization's scale (for pixels: a fraction of
+            the input range).
+        betas: Adam's decay rates of the gradient's first and second moments.
+        eps: added to the denominator, in units of the parametrization's scale.
+        final_lr: the last step, as a fraction of `lr`.
+    """
 
     lr: float = 0.1
     betas: tuple[float, float] = field(default=(0.9, 0.999))
@@ -78,7 +96,13 @@ class _AdamState(Stepper):
 class KerasVisRMSProp(Optimizer):
     """keras-vis' update: g <- g/||g|| per image; cache <- d*cache + (1-d)*g^2;
     x <- x - step * g / sqrt(cache + eps), in the tensor's own units (keras-vis ignores the
-    input range)."""
+    input range).
+
+    Args:
+        decay: RMSProp's decay `d` of the squared-gradient cache.
+        eps: added inside the square root.
+        step_size: the step, in the tensor's own units.
+    """
 
     decay: float = 0.95
     eps: float = 1e-7
@@ -105,8 +129,13 @@ class _KerasVisState(Stepper):
 
 @dataclass(frozen=True)
 class TorchOptimizer(Optimizer):
-    """Any `torch.optim` optimizer: `factory(params)` builds it (its learning rate is in the
-    tensor's own units)."""
+    """Any `torch.optim` optimizer.
+
+    Args:
+        factory: `factory(params) -> torch.optim.Optimizer` builds it for the optimized tensor
+            (its learning rate is in the tensor's own units), e.g.
+            `lambda params: torch.optim.SGD(params, lr=0.05)`.
+    """
 
     factory: Callable[[Iterable[torch.Tensor]], torch.optim.Optimizer]
 

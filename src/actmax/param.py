@@ -55,7 +55,13 @@ def default_seed(
     shape: Sequence[int], input_range: Range, generator: torch.Generator
 ) -> torch.Tensor:
     """keras-vis' `random_array`: uniform noise standardized to mean mid-range and std 5% of
-    the range (values within about +-8.7% of the range around its middle)."""
+    the range (values within about +-8.7% of the range around its middle).
+
+    Args:
+        shape: one image's shape (C, H, W).
+        input_range: (lo, hi), the model's input range.
+        generator: where the random numbers come from (a row's own generator).
+    """
     lo, hi = input_range
     noise = torch.rand(tuple(shape), generator=generator, dtype=torch.float64)
     noise = (noise - noise.mean()) / (noise.std(unbiased=False) + 1e-7)
@@ -64,7 +70,12 @@ def default_seed(
 
 @dataclass(frozen=True)
 class Canvas:
-    """What every image of a run is: its shape (C, H, W) and the model's input range."""
+    """What every image of a run is.
+
+    Attributes:
+        shape: one image's shape (C, H, W).
+        input_range: (lo, hi), the model's input range.
+    """
 
     shape: tuple[int, ...]
     input_range: Range
@@ -83,36 +94,71 @@ class Parametrization(ABC):
         dtype: torch.dtype,
         seed_input: torch.Tensor | None = None,
     ) -> torch.Tensor:
-        """The tensor to optimize, on the CPU: it maps to `seed_input` (N, C, H, W) when given,
-        else to keras-vis' noise drawn from each row's generator (`default_seed`)."""
+        """The tensor to optimize, on the CPU.
+
+        Args:
+            canvas: the images' shape and range.
+            generators: one random generator per row.
+            dtype: the model's floating-point type.
+            seed_input: start images (N, C, H, W); default: keras-vis' noise drawn from each
+                row's generator (`default_seed`).
+        """
         if seed_input is None:
             seeds = [default_seed(canvas.shape, canvas.input_range, g) for g in generators]
             seed_input = torch.stack(seeds).to(dtype)
         return self.from_image(seed_input, canvas)
 
     def from_image(self, x: torch.Tensor, canvas: Canvas) -> torch.Tensor:
-        """The tensor that maps to the images `x` (where the parametrization can reach them)."""
+        """The tensor that maps to the images `x` (where the parametrization can reach them).
+
+        Args:
+            x: images (N, C, H, W) in the input range.
+            canvas: the images' shape and range.
+        """
         raise ActmaxError(f"{type(self).__name__} cannot start from given images")
 
     @abstractmethod
     def image(self, raw: torch.Tensor, canvas: Canvas) -> torch.Tensor:
-        """Images (N, C, H, W) in the input range from the optimized tensor."""
+        """Images (N, C, H, W) in the input range from the optimized tensor.
+
+        Args:
+            raw: the optimized tensor, one row per image.
+            canvas: the images' shape and range.
+        """
 
     def project(self, raw: torch.Tensor, canvas: Canvas) -> None:  # noqa: B027 - optional
-        """Mend the tensor in place after an update (e.g. clamp it into the range)."""
+        """Mend the tensor in place after an update (e.g. clamp it into the range).
+
+        Args:
+            raw: the optimized tensor.
+            canvas: the images' shape and range.
+        """
 
     def scale(self, canvas: Canvas) -> float:
-        """Units of the optimized tensor that move the image across its whole range."""
+        """Units of the optimized tensor that move the image across its whole range.
+
+        Args:
+            canvas: the images' shape and range.
+        """
         return 1.0
 
     @contextmanager
     def ready(self, device: torch.device) -> Iterator[None]:
-        """Set up for a run on `device` (e.g. freeze a generator), restored afterwards."""
+        """Set up for a run (e.g. freeze a generator), restored afterwards.
+
+        Args:
+            device: where the run optimizes.
+        """
         yield
 
 
 class Pixels(Parametrization):
-    """The image itself. With `clamp` (the default) it is kept inside the input range."""
+    """The image itself.
+
+    Args:
+        clamp: keep the image inside the input range after every step (False: unbounded
+            while optimizing, as keras-vis).
+    """
 
     def __init__(self, clamp: bool = True):
         self.clamp = clamp
@@ -164,13 +210,21 @@ COLOR_CORRELATION = _SVD_SQRT / np.linalg.norm(_SVD_SQRT, axis=0).max()
 def recorrelate_colors(x: torch.Tensor) -> torch.Tensor:
     """Map decorrelated colour channels to RGB: `rgb = M @ c` at every pixel, with
     `M = COLOR_CORRELATION`. Independent unit noise in `c` becomes noise whose colour
-    covariance is `M @ M.T`, proportional to that of natural images."""
+    covariance is `M @ M.T`, proportional to that of natural images.
+
+    Args:
+        x: images (N, 3, ...) in decorrelated colours.
+    """
     m = torch.as_tensor(COLOR_CORRELATION, dtype=x.dtype, device=x.device)
     return torch.einsum("ij,nj...->ni...", m, x)
 
 
 def decorrelate_colors(x: torch.Tensor) -> torch.Tensor:
-    """The inverse of `recorrelate_colors`."""
+    """The inverse of `recorrelate_colors`.
+
+    Args:
+        x: RGB images (N, 3, ...).
+    """
     m = torch.as_tensor(np.linalg.inv(COLOR_CORRELATION), dtype=x.dtype, device=x.device)
     return torch.einsum("ij,nj...->ni...", m, x)
 
@@ -189,6 +243,10 @@ class Fourier(Parametrization):
     The optimized tensor is the real and imaginary parts of the scaled spectrum (N, C, H,
     W//2 + 1, 2). `from_image` inverts the map exactly (up to rounding), so a run can start from
     any image strictly inside the range.
+
+    Args:
+        decay: the exponent of the 1/f scaling (0: every frequency alike).
+        decorrelate: decorrelate the colours of 3-channel images.
     """
 
     #: Lucid's normalization of the inverse FFT's output before the sigmoid
@@ -235,7 +293,11 @@ class Fourier(Parametrization):
 
     def scale(self, canvas: Canvas) -> float:
         """A step of this size in every coefficient moves a pixel's logit by about 4, as
-        `Sigmoid`'s unit does (Parseval: the pixels move by the spectrum scale's RMS)."""
+        `Sigmoid`'s unit does (Parseval: the pixels move by the spectrum scale's RMS).
+
+        Args:
+            canvas: the images' shape and range.
+        """
         h, w = canvas.shape[-2:]
         rms = self._spectrum_scale(h, w, torch.zeros((), dtype=torch.float64)).square().mean()
         return 4.0 * self.MAGIC / float(rms.sqrt())
@@ -249,6 +311,11 @@ class Latent(Parametrization):
     Keep z near its prior with `regularizers.LatentPrior`: far from it the generator draws
     things it never learned. The generator is frozen (eval mode, no parameter gradients) for
     the call and restored afterwards.
+
+    Args:
+        generator: the image generator, a torch module from codes (N, *shape) to images.
+        shape: one code's shape.
+        std: the standard deviation of the prior the codes start from.
     """
 
     takes_images = False

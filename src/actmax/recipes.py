@@ -58,7 +58,12 @@ Display = Callable[[torch.Tensor, tuple[float, float]], torch.Tensor]
 
 
 def show_range(x: torch.Tensor, input_range: tuple[float, float]) -> torch.Tensor:
-    """Display images in [0, 1]: the input range mapped onto [0, 1], as it is."""
+    """Display images in [0, 1]: the input range mapped onto [0, 1], as it is.
+
+    Args:
+        x: inputs (N, C, H, W).
+        input_range: (lo, hi), the model's input range.
+    """
     lo, hi = input_range
     return ((x - lo) / (hi - lo)).clamp(0.0, 1.0)
 
@@ -67,7 +72,12 @@ def deprocess_input(
     x: torch.Tensor, input_range: tuple[float, float] | None = None
 ) -> torch.Tensor:
     """keras-vis' contrast stretch per image, all channels jointly: standardize, x0.1, +0.5,
-    clip to [0, 1] (keras-vis then rescales to input_range; display images stay in [0, 1])."""
+    clip to [0, 1] (keras-vis then rescales to input_range; display images stay in [0, 1]).
+
+    Args:
+        x: inputs (N, C, H, W).
+        input_range: not used (the stretch does not depend on it); there to fit `display`.
+    """
     flat = x.flatten(1)
     mean = flat.mean(1, keepdim=True)
     std = flat.std(1, unbiased=False, keepdim=True)
@@ -79,11 +89,20 @@ class Recipe:
     """Everything `visualize()` needs besides the model and the objectives; its arguments
     override a recipe's parts and settings per call.
 
-    relative_weights: multiply each row's regularizer weights by the mean absolute gradient of
-        its objective with respect to the start image, so the balance between objective and
-        priors does not depend on the model's scale and defaults carry over between models.
-    keep_best: return each row's lowest-loss iterate instead of the last one.
-    display: maps inputs to display images in [0, 1].
+    Attributes:
+        name: the recipe's name (in `result.recipe` and in the progress bar).
+        param: how the optimized tensor becomes the image (`actmax.param`).
+        optimizer: the update rule (`actmax.optimizers`).
+        regularizers: penalties added to the loss (`actmax.regularizers`).
+        transforms: random transforms of the image the model sees (`actmax.transforms`).
+        iterations: the number of steps.
+        act_weight: the objective's weight in the loss.
+        relative_weights: multiply each row's regularizer weights by the mean absolute gradient
+            of its objective with respect to the start image, so the balance between objective
+            and priors does not depend on the model's scale and defaults carry over between
+            models.
+        keep_best: return each row's lowest-loss iterate instead of the last one.
+        display: `display(inputs, input_range)` maps inputs to display images in [0, 1].
     """
 
     name: str
@@ -98,14 +117,22 @@ class Recipe:
     display: Display = show_range
 
     def replace(self, **changes) -> Recipe:
-        """A copy with some parts or settings changed (lists become tuples)."""
+        """A copy with some parts or settings changed (lists become tuples).
+
+        Args:
+            **changes: the fields to change, by name (e.g. `param=Fourier()`).
+        """
         for key in ("regularizers", "transforms"):
             if key in changes:
                 changes[key] = tuple(changes[key])
         return dataclasses.replace(self, **changes)
 
     def regularizer(self, name: str) -> Regularizer | None:
-        """The regularizer with this name, if the recipe has one."""
+        """The regularizer with this name, if the recipe has one.
+
+        Args:
+            name: the regularizer's name (e.g. "tv").
+        """
         return next((r for r in self.regularizers if r.name == name), None)
 
     @property
@@ -149,7 +176,11 @@ RECIPES: dict[str, Recipe] = {"actmax": ACTMAX, "keras-vis": KERAS_VIS}
 
 
 def get_recipe(recipe: str | Recipe) -> Recipe:
-    """A recipe by name, or a (customized) `Recipe` as it is."""
+    """A recipe by name, or a (customized) `Recipe` as it is.
+
+    Args:
+        recipe: "actmax", "keras-vis" (the keys of `RECIPES`), or a `Recipe`.
+    """
     if isinstance(recipe, Recipe):
         return recipe
     try:

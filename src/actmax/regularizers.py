@@ -42,7 +42,14 @@ Weight = float | Sequence[float]
 
 
 class Regularizer(ABC):
-    """A named penalty with a weight (a number, or one per row)."""
+    """A named penalty with a weight.
+
+    Attributes:
+        name: the key of its values in `result.history` (unique within a run).
+        weight: its factor in the loss: a number, or one per row.
+        reads: what the penalty reads: "image" (in the input range) or "param" (the
+            optimized tensor).
+    """
 
     name: str
     weight: Weight
@@ -51,12 +58,23 @@ class Regularizer(ABC):
 
     @abstractmethod
     def penalty(self, x: torch.Tensor) -> torch.Tensor:
-        """One value per row, (N,)."""
+        """One value per row, (N,).
+
+        Args:
+            x: the images (N, C, *spatial), or the optimized tensor when `reads` is "param".
+        """
 
 
 @dataclass(frozen=True)
 class TotalVariation(Regularizer):
-    """keras-vis' total variation (see `total_variation`): smooth images, few edges."""
+    """keras-vis' total variation (see `total_variation`): smooth images, few edges.
+
+    Args:
+        weight: its factor in the loss: a number, or one per row.
+        beta: the exponent of the neighbour differences.
+        full: count every neighbour pair (the border repeated) instead of keras-vis' grid.
+        name: the key of its values in `result.history`.
+    """
 
     weight: Weight = 10.0
     beta: float = 2.0
@@ -74,7 +92,13 @@ class TotalVariation(Regularizer):
 @dataclass(frozen=True)
 class LpNorm(Regularizer):
     """keras-vis' Lp norm (see `lp_norm`): p = 6 keeps values from running to extremes, p = 1
-    pulls the image toward 0 (a dark background, as in MNIST)."""
+    pulls the image toward 0 (a dark background, as in MNIST).
+
+    Args:
+        weight: its factor in the loss: a number, or one per row.
+        p: the norm's order (>= 1; `math.inf`: the maximum).
+        name: the key of its values in `result.history`.
+    """
 
     weight: Weight = 10.0
     p: float = 6.0
@@ -90,7 +114,12 @@ class LpNorm(Regularizer):
 
 @dataclass(frozen=True)
 class L1(Regularizer):
-    """Mean absolute value: sparsity toward 0."""
+    """Mean absolute value: sparsity toward 0.
+
+    Args:
+        weight: its factor in the loss: a number, or one per row.
+        name: the key of its values in `result.history`.
+    """
 
     weight: Weight = 1.0
     name: str = "l1"
@@ -101,7 +130,12 @@ class L1(Regularizer):
 
 @dataclass(frozen=True)
 class L2(Regularizer):
-    """Euclidean norm / (C*H*W): plain weight decay on the image."""
+    """Euclidean norm / (C*H*W): plain weight decay on the image.
+
+    Args:
+        weight: its factor in the loss: a number, or one per row.
+        name: the key of its values in `result.history`.
+    """
 
     weight: Weight = 1.0
     name: str = "l2"
@@ -114,7 +148,13 @@ class L2(Regularizer):
 class LatentPrior(Regularizer):
     """Half the mean square of the latent code, `0.5 * mean(z**2)`: the negative log-density of
     a standard normal prior (up to a constant, per dimension). Keeps `param.Latent` codes
-    where the generator learned to draw."""
+    where the generator learned to draw.
+
+    Args:
+        weight: its factor in the loss: a number, or one per row.
+        name: the key of its values in `result.history`.
+        reads: "param": it reads the latent code, not the image.
+    """
 
     weight: Weight = 1.0
     name: str = "latent"
@@ -140,6 +180,14 @@ def total_variation(x: torch.Tensor, beta: float = 2.0, full: bool = False) -> t
 
     Where an image is flat the beta < 2 power has no derivative; its gradient is taken as 0 there
     (keras-vis returns NaN).
+
+    Args:
+        x: images (N, C, *spatial).
+        beta: the exponent (> 0).
+        full: count every neighbour pair, the border repeated.
+
+    Returns:
+        One value per row, (N,).
     """
     if beta <= 0:
         raise ActmaxError(f"the total-variation exponent beta must be > 0, got {beta}")
@@ -172,7 +220,12 @@ def total_variation(x: torch.Tensor, beta: float = 2.0, full: bool = False) -> t
 
 
 def lp_norm(x: torch.Tensor, p: float = 6.0) -> torch.Tensor:
-    """keras-vis' LPNorm: `(sum |x|^p)^(1/p) / (C*H*W)`; for p = inf, keras-vis' `max(x)`."""
+    """keras-vis' LPNorm: `(sum |x|^p)^(1/p) / (C*H*W)`; for p = inf, keras-vis' `max(x)`.
+
+    Args:
+        x: images (N, C, *spatial).
+        p: the order (>= 1, or `math.inf`).
+    """
     if not p >= 1:
         raise ActmaxError(f"the Lp norm needs p >= 1, got {p}")
     flat = x.flatten(1)
@@ -182,10 +235,18 @@ def lp_norm(x: torch.Tensor, p: float = 6.0) -> torch.Tensor:
 
 
 def l1(x: torch.Tensor) -> torch.Tensor:
-    """Mean absolute value: sparsity toward 0 (the Lp norm with p = 1, keras-vis normalization)."""
+    """Mean absolute value: sparsity toward 0 (the Lp norm with p = 1, keras-vis normalization).
+
+    Args:
+        x: images (N, C, *spatial).
+    """
     return lp_norm(x, 1.0)
 
 
 def l2(x: torch.Tensor) -> torch.Tensor:
-    """Euclidean norm / (C*H*W): plain weight decay on the image (the Lp norm with p = 2)."""
+    """Euclidean norm / (C*H*W): plain weight decay on the image (the Lp norm with p = 2).
+
+    Args:
+        x: images (N, C, *spatial).
+    """
     return lp_norm(x, 2.0)

@@ -15,16 +15,28 @@ from .io import save_figure, write_atomic
 from .objectives import Objective
 from .plots.grid import image_grid, tile
 
+__all__ = ["VisualizationResult", "write_gif"]
+
 
 @dataclass
 class VisualizationResult:
-    """One row per visualization.
+    """What `visualize()` returns: one row per visualization.
 
-    inputs: (N, C, H, W) raw optimized inputs on the CPU, exactly what was scored.
-    images: (N, H, W, C) display images in [0, 1] (keras-vis recipe: its contrast stretch).
-    activations: (N,) each row's objective value on `inputs`.
-    history: per-iteration arrays (iterations, N): "objective", "tv", "lp", "loss"; entry t was
-        measured on the input before update t + 1.
+    `result[i]` is a one-row result, `result[i:j]` several rows; `len(result)` is the number
+    of rows.
+
+    Attributes:
+        inputs: (N, C, H, W) raw optimized inputs on the CPU, exactly what was scored.
+        images: (N, H, W, C) display images in [0, 1] (keras-vis recipe: its contrast stretch).
+        activations: (N,) each row's objective value on `inputs`.
+        history: per-iteration arrays (iterations, N): "objective", one per regularizer by name
+            (e.g. "tv", "lp"), and "loss"; entry t was measured on the input before update
+            t + 1.
+        titles: one title per row (by default the objectives as text).
+        objectives: each row's objective.
+        recipe: the name of the recipe the rows were made with.
+        input_range: (lo, hi), the model's input range the inputs lie in.
+        seeds: each row's seed.
     """
 
     inputs: torch.Tensor
@@ -63,7 +75,16 @@ class VisualizationResult:
         )
 
     def plot(self, cols: int | None = None, title: str | None = None, cmap: str = "gray"):
-        """A titled grid of the display images, the activation reached under each."""
+        """A titled grid of the display images, the activation reached under each.
+
+        Args:
+            cols: images per row (default: about square).
+            title: a title above the grid.
+            cmap: the matplotlib colour map of one-channel images.
+
+        Returns:
+            A matplotlib figure.
+        """
         captions = [f"activation {a:.4g}" for a in self.activations]
         return image_grid(self.images, self.titles, captions, cols=cols, title=title, cmap=cmap)
 
@@ -77,8 +98,14 @@ class VisualizationResult:
     ) -> Path:
         """Write the grid figure (PNG, or any format matplotlib knows by the suffix), atomically.
 
-        path: the file. cols: images per row (default: about square). title: above the grid.
-        overwrite: replace an existing file; without it an existing file is refused.
+        Args:
+            path: the file.
+            cols: images per row (default: about square).
+            title: a title above the grid.
+            overwrite: replace an existing file; without it an existing file is refused.
+
+        Returns:
+            The path written.
         """
         if Path(path).exists() and not overwrite:
             raise ActmaxError(f"{path} already exists; pass overwrite=True to replace it")
@@ -95,7 +122,14 @@ def _row(index: int, n: int) -> slice:
 def write_gif(
     frames: Sequence[np.ndarray], path: str | os.PathLike, duration_ms: int = 80, zoom: int = 1
 ) -> Path:
-    """An animation of (N, H, W, C) display frames in [0, 1], every frame a grid of the rows."""
+    """An animated GIF of display frames, every frame a grid of the rows, written atomically.
+
+    Args:
+        frames: the frames, each (N, H, W, C) display images in [0, 1].
+        path: the file.
+        duration_ms: how long each frame is shown (the last one at least a second).
+        zoom: an integer factor to enlarge small images by.
+    """
     from PIL import Image
 
     pictures = []

@@ -46,20 +46,36 @@ __all__ = [
 
 
 class Transform(ABC):
-    """A differentiable, possibly random map of a batch of images (N, C, *spatial)."""
+    """A differentiable, possibly random map of a batch of images (N, C, *spatial).
+
+    Attributes:
+        until: the fraction of the steps after which the transform is switched off.
+    """
 
     until: float = 1.0
 
     def draw(
         self, generator: torch.Generator, iterations: int, row: int, shape: tuple[int, ...]
     ) -> torch.Tensor | None:
-        """Row `row`'s random draws for every step, shape (iterations, ...), for images of
-        `shape` (C, *spatial); None: this transform draws nothing."""
+        """One row's random draws for every step, shape (iterations, ...); None: this
+        transform draws nothing.
+
+        Args:
+            generator: the row's own random generator.
+            iterations: the number of steps of the run.
+            row: the row's position in the batch (for values given per row).
+            shape: one image's shape (C, *spatial).
+        """
         return None
 
     @abstractmethod
     def apply(self, x: torch.Tensor, draws: torch.Tensor | None) -> torch.Tensor:
-        """Transform `x`; `draws` holds each row's draws for this step, (N, ...)."""
+        """The transformed images.
+
+        Args:
+            x: images (N, C, *spatial).
+            draws: each row's draws for this step, (N, ...), or None when `draw` makes none.
+        """
 
     def _check_until(self) -> None:
         if not 0.0 <= self.until <= 1.0:
@@ -86,9 +102,14 @@ def _range(value, what: str, symmetric: bool) -> tuple[float, float]:
 
 @dataclass(frozen=True)
 class Jitter(Transform):
-    """Shift each image by a random whole number of pixels in [-pixels, pixels] along every
-    spatial axis, wrapping around the border (exact, no resampling). `pixels` may hold one
-    value per row."""
+    """Shift each image by a random whole number of pixels along every spatial axis, wrapping
+    around the border (exact, no resampling).
+
+    Args:
+        pixels: the largest shift: shifts are drawn from [-pixels, pixels]; one value, or one
+            per row.
+        until: the fraction of the steps after which the transform is switched off.
+    """
 
     pixels: int | Sequence[int] = 3
     until: float = 1.0
@@ -109,8 +130,15 @@ class Jitter(Transform):
 
 @dataclass(frozen=True)
 class Pad(Transform):
-    """Pad every side by `pixels` (Lucid pads before jittering, so that shifts do not wrap the
-    image's own border into view). `mode`: "constant" (with `value`), "reflect", "replicate"."""
+    """Pad every side (Lucid pads before jittering, so that shifts do not wrap the image's own
+    border into view).
+
+    Args:
+        pixels: the padding on every side.
+        mode: "constant" (with `value`), "reflect" or "replicate".
+        value: the fill value of "constant" padding.
+        until: the fraction of the steps after which the transform is switched off.
+    """
 
     pixels: int = 4
     mode: str = "reflect"
@@ -134,8 +162,12 @@ class Pad(Transform):
 
 @dataclass(frozen=True)
 class Scale(Transform):
-    """Scale each image about its centre by a factor drawn uniformly from `factors` (lo, hi)
-    (bilinear, border pixels repeated)."""
+    """Scale each image about its centre by a random factor (bilinear, border pixels repeated).
+
+    Args:
+        factors: (lo, hi), the range the factor is drawn from uniformly.
+        until: the fraction of the steps after which the transform is switched off.
+    """
 
     factors: tuple[float, float] = (0.9, 1.1)
     until: float = 1.0
@@ -157,8 +189,13 @@ class Scale(Transform):
 
 @dataclass(frozen=True)
 class Rotate(Transform):
-    """Rotate each image about its centre by an angle in degrees drawn uniformly from
-    [-degrees, degrees] (or from a pair (lo, hi)); bilinear, border pixels repeated."""
+    """Rotate each image about its centre by a random angle (bilinear, border pixels repeated).
+
+    Args:
+        degrees: the angle is drawn uniformly from [-degrees, degrees], or from a pair
+            (lo, hi).
+        until: the fraction of the steps after which the transform is switched off.
+    """
 
     degrees: float | tuple[float, float] = 10.0
     until: float = 1.0
@@ -178,8 +215,13 @@ class Rotate(Transform):
 
 @dataclass(frozen=True)
 class Blur(Transform):
-    """Gaussian blur with a standard deviation in pixels drawn uniformly from `sigma` (a pair),
-    or fixed (a number); reflect padding keeps the size."""
+    """Gaussian blur; reflect padding keeps the size.
+
+    Args:
+        sigma: the standard deviation in pixels: drawn uniformly from a pair (lo, hi), or
+            fixed (a number).
+        until: the fraction of the steps after which the transform is switched off.
+    """
 
     sigma: float | tuple[float, float] = (0.5, 1.0)
     until: float = 1.0
@@ -201,8 +243,12 @@ class Blur(Transform):
 
 
 def standard(size: int) -> list[Transform]:
-    """Lucid's standard transforms, in pixels scaled to an image of `size` pixels (Lucid's are
-    for 224): pad, jitter, scale, rotate, jitter."""
+    """Lucid's standard transforms: pad, jitter, scale, rotate, jitter.
+
+    Args:
+        size: the image's size in pixels; the pixel amounts are scaled from Lucid's, which
+            are for 224.
+    """
     k = size / 224
     return [
         Pad(max(1, round(12 * k)), mode="constant", value=0.5),
@@ -214,7 +260,17 @@ def standard(size: int) -> list[Transform]:
 
 
 class Transforms:
-    """A list of transforms with every row's draws for a whole run, made up front."""
+    """A list of transforms with every row's draws for a whole run, made up front.
+
+    Calling it, `transforms(x, step)`, applies the transforms active at `step` to images `x`.
+
+    Args:
+        transforms: the transforms, applied in order.
+        generators: one random generator per row; draws are made from them in list order.
+        iterations: the number of steps of the run.
+        shape: one image's shape (C, *spatial).
+        device: where the draws are kept.
+    """
 
     def __init__(
         self,
@@ -241,7 +297,11 @@ class Transforms:
         return bool(self.transforms)
 
     def select(self, rows: slice) -> Transforms:
-        """The same draws for a slice of the rows."""
+        """The same draws for a slice of the rows.
+
+        Args:
+            rows: the rows to keep.
+        """
         part = object.__new__(Transforms)
         part.transforms, part.iterations = self.transforms, self.iterations
         part.active_until = self.active_until
@@ -249,6 +309,11 @@ class Transforms:
         return part
 
     def active(self, step: int) -> bool:
+        """Whether any transform is still switched on.
+
+        Args:
+            step: the step, from 0.
+        """
         return any(step < until for until in self.active_until)
 
     def __call__(self, x: torch.Tensor, step: int) -> torch.Tensor:
@@ -259,8 +324,13 @@ class Transforms:
 
 
 def shift(x: torch.Tensor, offsets: torch.Tensor) -> torch.Tensor:
-    """Roll every image of `x` (N, C, *spatial) by its own integer `offsets` (N, len(spatial)),
-    wrapping around the border. Differentiable (one gather over the flattened image), exact."""
+    """Roll every image by its own whole-pixel offsets, wrapping around the border.
+    Differentiable (one gather over the flattened image), exact.
+
+    Args:
+        x: images (N, C, *spatial).
+        offsets: integer shifts (N, len(spatial)), one per row and spatial axis.
+    """
     n, c, *sizes = x.shape
     index = None
     for axis, length in enumerate(sizes):
@@ -280,8 +350,13 @@ def _affine(x: torch.Tensor, theta: torch.Tensor) -> torch.Tensor:
 
 
 def zoom(x: torch.Tensor, factors: torch.Tensor) -> torch.Tensor:
-    """Scale every image of `x` (N, C, H, W) about its centre by its own factor (bilinear,
-    border pixels repeated). Differentiable."""
+    """Scale every image about its centre by its own factor (bilinear, border pixels
+    repeated). Differentiable.
+
+    Args:
+        x: images (N, C, H, W).
+        factors: one factor per row, (N,).
+    """
     theta = x.new_zeros(x.shape[0], 2, 3)
     theta[:, 0, 0] = 1.0 / factors
     theta[:, 1, 1] = 1.0 / factors
@@ -289,8 +364,13 @@ def zoom(x: torch.Tensor, factors: torch.Tensor) -> torch.Tensor:
 
 
 def rotate(x: torch.Tensor, degrees: torch.Tensor) -> torch.Tensor:
-    """Rotate every image of `x` (N, C, H, W) about its centre by its own angle (degrees,
-    counter-clockwise as shown; bilinear, border pixels repeated). Differentiable."""
+    """Rotate every image about its centre by its own angle (counter-clockwise as shown;
+    bilinear, border pixels repeated). Differentiable.
+
+    Args:
+        x: images (N, C, H, W).
+        degrees: one angle per row in degrees, (N,).
+    """
     h, w = x.shape[-2:]
     a = torch.deg2rad(degrees)
     cos, sin = torch.cos(a), torch.sin(a)
@@ -304,8 +384,14 @@ def rotate(x: torch.Tensor, degrees: torch.Tensor) -> torch.Tensor:
 
 
 def blur(x: torch.Tensor, sigma: torch.Tensor, radius: int) -> torch.Tensor:
-    """Gaussian blur of every image of `x` (N, C, H, W) with its own `sigma` (pixels), as two
-    separable passes of a (2 * radius + 1)-tap kernel; reflect padding. Differentiable."""
+    """Gaussian blur of every image with its own standard deviation, as two separable passes
+    of a (2 * radius + 1)-tap kernel; reflect padding. Differentiable.
+
+    Args:
+        x: images (N, C, H, W).
+        sigma: one standard deviation per row in pixels, (N,).
+        radius: the kernel's half-width in pixels.
+    """
     n, c, h, w = x.shape
     taps = torch.arange(-radius, radius + 1, device=x.device, dtype=x.dtype)
     safe = sigma.clamp_min(1e-3)[:, None]

@@ -43,17 +43,23 @@ def as_adapter(
 ) -> ModelAdapter:
     """Wrap `model` in the adapter for its kind.
 
-    model: a `torch.nn.Module` (channels-first input), a Keras 3 model (torch backend), a path
-        to a model (see `load`: a run folder, `.keras`/`.h5`, `.onnx`, `.pt2`), or an adapter.
-    input_shape: one input's shape (C, H, W), any number of channels and any size; default:
-        what the model says (its `input_shape` attribute, its Keras or ONNX input).
-    preprocess: a differentiable step applied in front of the model, e.g.
-        `Normalize(mean, std)` for a model trained on normalized images: the model gets its
-        normalized input while images are optimized, explained and shown in pixel space.
-    options: for Keras models `input` and `fixed_inputs`, for ONNX files `channels_last`.
-
     An adapter given with `input_shape` or `preprocess` comes back as a copy with them set;
     without, as it is.
+
+    Args:
+        model: a `torch.nn.Module` (channels-first input), a Keras 3 model (torch backend), a
+            path to a model (see `load`: a run folder, `.keras`/`.h5`, `.onnx`, `.pt2`), or an
+            adapter.
+        input_shape: one input's shape (C, H, W), any number of channels and any size; default:
+            what the model says (its `input_shape` attribute, its Keras or ONNX input).
+        preprocess: a differentiable step applied in front of the model, e.g.
+            `Normalize(mean, std)` for a model trained on normalized images: the model gets its
+            normalized input while images are optimized, explained and shown in pixel space.
+        **options: for Keras models `input` and `fixed_inputs`, for ONNX files
+            `channels_last`.
+
+    Returns:
+        The `ModelAdapter` every function of actmax works through.
     """
     preprocess = as_preprocess(preprocess)
     if isinstance(model, ModelAdapter):

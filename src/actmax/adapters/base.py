@@ -24,9 +24,12 @@ SIMPLEX_TOLERANCE = 1e-3
 class LayerRef:
     """A layer's output, or with `pre_activation=True` the input of its activation (the logits).
 
-    `logits=True` marks a reference made for `logit()`: when it reads a layer's output, the
-    adapter refuses an output that is a probability distribution (a softmax computed inside
-    `forward`), which has no logits to read.
+    Attributes:
+        name: the layer's canonical name.
+        pre_activation: read the input of the layer's activation instead of its output.
+        logits: a reference made for `logit()`: when it reads a layer's output, the adapter
+            refuses an output that is a probability distribution (a softmax computed inside
+            `forward`), which has no logits to read.
     """
 
     name: str
@@ -40,7 +43,8 @@ class LayerRef:
 class RepeatedCallError(ActmaxError):
     """A recorded module ran more than once in one forward pass, so it has no single activation.
 
-    `calls` maps each such reference to the number of times it ran.
+    Args:
+        calls: each such reference, with the number of times it ran (kept as `calls`).
     """
 
     def __init__(self, calls: dict[LayerRef, int]):
@@ -59,9 +63,17 @@ class RepeatedCallError(ActmaxError):
 class ModelAdapter(ABC):
     """Uniform access to one model. Index 0 of `layer_names()` is the input, as in Keras.
 
-    An adapter may carry `preprocess`, a differentiable function applied to every input in
-    front of the model: images are optimized, explained and shown in pixel space while the model
-    gets what it was trained on (e.g. `Normalize(mean, std)`).
+    Make one with `as_adapter` (or `load` for a path). Layers are addressed by name or by
+    Keras-style index; activations are always channels-first.
+
+    Attributes:
+        model: the wrapped model (a torch module; for Keras, the Keras model).
+        input_shape: one input's shape (C, H, W), or None when the model does not say it.
+        preprocess: a differentiable function applied to every input in front of the model:
+            images are optimized, explained and shown in pixel space while the model gets what
+            it was trained on (e.g. `Normalize(mean, std)`).
+        concurrent_recorder: whether `recorder()`'s forward function may be called from
+            several threads at once.
     """
 
     model: nn.Module
@@ -82,11 +94,20 @@ class ModelAdapter(ABC):
     def run(
         self, x: torch.Tensor, refs: Iterable[LayerRef]
     ) -> tuple[torch.Tensor, dict[LayerRef, torch.Tensor]]:
-        """Forward `x` (channels-first) and return the output and the requested activations."""
+        """Forward `x` and return the output and the requested activations.
+
+        Args:
+            x: a channels-first batch, in pixel space (before `preprocess`).
+            refs: the activations to return, by reference.
+        """
 
     @abstractmethod
     def module(self, name: str) -> nn.Module | None:
-        """The module behind a layer name (None for the input)."""
+        """The module behind a layer name (None for the input).
+
+        Args:
+            name: a name from `all_names()`.
+        """
 
     @contextmanager
     def recorder(
@@ -94,7 +115,8 @@ class ModelAdapter(ABC):
     ) -> Iterator[Callable[[torch.Tensor], tuple[torch.Tensor, dict[LayerRef, torch.Tensor]]]]:
         """A `run`-like forward function for many calls in a row (an optimization loop).
 
-        refs: the activations every call returns.
+        Args:
+            refs: the activations every call returns.
 
         This default calls `run` every time. An adapter may instead set itself up once for the
         whole block (e.g. register hooks once) and, with `concurrent_recorder = True`, allow
@@ -104,13 +126,18 @@ class ModelAdapter(ABC):
         yield lambda x: self.run(x, refs)
 
     def model_input(self, x: torch.Tensor) -> torch.Tensor:
-        """What the model is given for the channels-first pixels `x`: `preprocess(x)`, if any."""
+        """What the model is given for some pixels: `preprocess(x)`, if any.
+
+        Args:
+            x: a channels-first batch in pixel space.
+        """
         return x if self.preprocess is None else self.preprocess(x)
 
     def has_pre_activation(self, layer: str | int) -> bool:
         """Whether `ref(layer, pre_activation=True)` can be read (the layer has an activation).
 
-        layer: a layer name or Keras-style index.
+        Args:
+            layer: a layer name or Keras-style index.
         """
         return False
 
@@ -125,7 +152,9 @@ class ModelAdapter(ABC):
     def logit_ref(self, layer: str | int = -1) -> LayerRef:
         """Where `logit()` reads a layer's pre-softmax output.
 
-        layer: a layer name or Keras-style index (default: the layer that makes the output).
+        Args:
+            layer: a layer name or Keras-style index (default: the layer that makes the
+                output).
 
         A layer with a separate activation (a softmax) is read before it; any other layer is
         read at its output, and that output is refused at run time if it is a probability
@@ -158,9 +187,14 @@ class ModelAdapter(ABC):
     def resolve(self, layer: str | int) -> str:
         """Canonical layer name for a name or a Keras-style index, with an error that helps.
 
-        layer: a name from `all_names()`, or an index into `layer_names()` (0 is the input);
-            -1 is the layer that makes the model's output (`output_layer()`), which need not
-            be the last one registered.
+        Args:
+            layer: a name from `all_names()`, or an index into `layer_names()` (0 is the
+                input); -1 is the layer that makes the model's output (`output_layer()`), which
+                need not be the last one registered.
+
+        Raises:
+            LayerNotFoundError: no such layer; the message lists close matches and the
+                layers there are.
         """
         names = self.layer_names()
         if isinstance(layer, bool) or not isinstance(layer, int | str):
@@ -195,7 +229,8 @@ class ModelAdapter(ABC):
     def index(self, name: str) -> int:
         """Keras-style index of a layer name (keras-vis' `find_layer_idx`).
 
-        name: one of `layer_names()`.
+        Args:
+            name: one of `layer_names()`.
         """
         names = self.layer_names()
         if name not in names:
@@ -205,16 +240,21 @@ class ModelAdapter(ABC):
     def ref(self, layer: str | int, pre_activation: bool | None = False) -> LayerRef:
         """The reference to one activation of the model.
 
-        layer: a layer name or Keras-style index.
-        pre_activation: False reads the layer's output, True the input of its activation;
-            None reads its pre-softmax output (`logit_ref`).
+        Args:
+            layer: a layer name or Keras-style index.
+            pre_activation: False reads the layer's output, True the input of its activation;
+                None reads its pre-softmax output (`logit_ref`).
         """
         if pre_activation is None:
             return self.logit_ref(layer)
         return LayerRef(self.resolve(layer), bool(pre_activation))
 
     def over(self, model: nn.Module) -> ModelAdapter:
-        """The same adapter (names, input, preprocessing) over another copy of its model."""
+        """The same adapter (names, input, preprocessing) over another copy of its model.
+
+        Args:
+            model: the copy (e.g. from `isolated_copy`).
+        """
         clone = copy.copy(self)
         clone.model = model
         return clone
@@ -227,9 +267,10 @@ class ModelAdapter(ABC):
     ) -> Iterator[ModelAdapter]:
         """An adapter over a frozen copy of the model; the caller's model is never touched.
 
-        device: where the copy's tensors live for the block (None: where they are).
-        memory_format: a layout for the copy's 4-D tensors, e.g. `torch.channels_last` on the
-            CPU (None: as they are).
+        Args:
+            device: where the copy's tensors live for the block (None: where they are).
+            memory_format: a layout for the copy's 4-D tensors, e.g. `torch.channels_last` on
+                the CPU (None: as they are).
 
         The yielded adapter runs a structural copy of the module tree (`isolated_copy`): new
         module objects in eval mode, parameters without gradients over the same storage (moved

@@ -31,11 +31,12 @@ PICKLES = (".pt", ".pth", ".pkl", ".ckpt", ".bin")
 class ModelFormat:
     """One kind of model file or folder.
 
-    name: a short name ("onnx").
-    description: what the path looks like, for error messages ("an ONNX file (.onnx)").
-    matches: whether this format opens a path (that exists).
-    load: `load(path, input_shape=None, preprocess=None, **options) -> ModelAdapter`;
-        `options` are the adapter's own (e.g. `channels_last` for ONNX).
+    Attributes:
+        name: a short name ("onnx").
+        description: what the path looks like, for error messages ("an ONNX file (.onnx)").
+        matches: `matches(path) -> bool`, whether this format opens a path (that exists).
+        load: `load(path, input_shape=None, preprocess=None, **options) -> ModelAdapter`;
+            `options` are the adapter's own (e.g. `channels_last` for ONNX).
     """
 
     name: str
@@ -87,7 +88,8 @@ _lock = threading.Lock()
 def register_format(model_format: ModelFormat) -> None:
     """Add a format for this process (checked before the installed ones).
 
-    model_format: the format; one with the same name replaces it.
+    Args:
+        model_format: the format; one with the same name replaces it.
     """
     if not isinstance(model_format, ModelFormat):
         raise ActmaxError(f"expected a ModelFormat, got {type(model_format).__name__}")
@@ -127,11 +129,12 @@ def load(
 ) -> ModelAdapter:
     """An adapter for the model at `path`, by the first format that opens it.
 
-    path: a model file or folder (a run folder written by `actmax train`, `.keras`/`.h5`,
-        `.onnx`, `.pt2`, or any installed format).
-    input_shape: one input's shape (C, H, W) when the file does not say it.
-    preprocess: a differentiable step in front of the model (e.g. `Normalize(mean, std)`).
-    options: passed to the format's adapter (e.g. `channels_last=True` for ONNX).
+    Args:
+        path: a model file or folder (a run folder written by `actmax train`, `.keras`/`.h5`,
+            `.onnx`, `.pt2`, or any installed format).
+        input_shape: one input's shape (C, H, W) when the file does not say it.
+        preprocess: a differentiable step in front of the model (e.g. `Normalize(mean, std)`).
+        **options: passed to the format's adapter (e.g. `channels_last=True` for ONNX).
     """
     p = Path(path)
     every = known_formats()

@@ -29,11 +29,12 @@ def isolated_copy(
 ) -> nn.Module:
     """A structural copy of `model` for inference and input gradients.
 
-    model: the caller's module; nothing of it is changed.
-    device: where the copy's tensors live (None: where they are); tensors already there are
-        shared, not copied.
-    memory_format: a layout for 4-D tensors (e.g. `torch.channels_last`, which oneDNN runs
-        convolutions fastest in on the CPU); None keeps each tensor's layout.
+    Args:
+        model: the caller's module; nothing of it is changed.
+        device: where the copy's tensors live (None: where they are); tensors already there are
+            shared, not copied.
+        memory_format: a layout for 4-D tensors (e.g. `torch.channels_last`, which oneDNN runs
+            convolutions fastest in on the CPU); None keeps each tensor's layout.
 
     Every module of the copy is a new object of the same class, in eval mode, whose
     parameters are new `nn.Parameter`s with `requires_grad=False` over the same (or moved)
@@ -83,7 +84,13 @@ def place(
     device: torch.device | None,
     memory_format: torch.memory_format | None,
 ) -> torch.Tensor:
-    """`tensor` on `device` and, when it is 4-D, in `memory_format`; itself when it already is."""
+    """`tensor` on `device` and, when it is 4-D, in `memory_format`; itself when it already is.
+
+    Args:
+        tensor: the tensor.
+        device: where it should be (None: where it is).
+        memory_format: the layout of a 4-D tensor (None: as it is).
+    """
     moved = tensor if device is None or same_device(tensor.device, device) else tensor.to(device)
     if memory_format is not None and moved.dim() == 4:
         moved = moved.to(memory_format=memory_format)
@@ -91,7 +98,12 @@ def place(
 
 
 def same_device(a: torch.device, b: torch.device) -> bool:
-    """Whether two device names mean the same device (`cuda` is the current CUDA device)."""
+    """Whether two device names mean the same device (`cuda` is the current CUDA device).
+
+    Args:
+        a: one device.
+        b: the other.
+    """
     if a.type != b.type:
         return False
     if a.type == "cuda":

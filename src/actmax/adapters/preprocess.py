@@ -23,8 +23,13 @@ Preprocess = Callable[[torch.Tensor], torch.Tensor]
 class Normalize:
     """`(x - mean) / std` per channel of a channels-first batch (N, C, ...).
 
-    mean, std: one number for every channel, or one per channel (e.g. ImageNet's
-        `Normalize((0.485, 0.456, 0.406), (0.229, 0.224, 0.225))` for RGB pixels in [0, 1]).
+    Calling it on a batch, `normalize(x)`, gives the normalized batch.
+
+    Args:
+        mean: one number for every channel, or one per channel (e.g. ImageNet's
+            `Normalize((0.485, 0.456, 0.406), (0.229, 0.224, 0.225))` for RGB pixels in
+            [0, 1]).
+        std: the same for the standard deviation (positive).
     """
 
     def __init__(self, mean: float | Sequence[float], std: float | Sequence[float]):
@@ -46,7 +51,11 @@ class Normalize:
         return max(len(self.mean), len(self.std))
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
-        """The normalized batch. x: channels-first, (N, C, ...)."""
+        """The normalized batch.
+
+        Args:
+            x: a channels-first batch, (N, C, ...).
+        """
         if x.ndim < 2:
             raise ActmaxError(f"Normalize needs a batch (N, C, ...), got shape {tuple(x.shape)}")
         if self.channels != 1 and x.shape[1] != self.channels:
@@ -89,8 +98,9 @@ class Normalize:
 def as_preprocess(value: object) -> Preprocess | None:
     """A preprocessing step from what a user gives: None, or any callable on a batch.
 
-    value: None (no preprocessing), a `Normalize`, or any differentiable callable taking and
-        returning a channels-first batch.
+    Args:
+        value: None (no preprocessing), a `Normalize`, or any differentiable callable taking
+            and returning a channels-first batch.
     """
     if value is None or callable(value):
         return value

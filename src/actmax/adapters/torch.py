@@ -129,9 +129,10 @@ def _unique(model: nn.Module) -> list[nn.Module]:
 class TorchAdapter(ModelAdapter):
     """Wraps an `nn.Module` taking channels-first input; activations are read with forward hooks.
 
-    model: the module (left untouched by `isolated()` views).
-    input_shape: one input's shape (C, H, W); default: the model's `input_shape` attribute.
-    preprocess: a differentiable step in front of the model (e.g. `Normalize(mean, std)`).
+    Args:
+        model: the module (left untouched by `isolated()` views).
+        input_shape: one input's shape (C, H, W); default: the model's `input_shape` attribute.
+        preprocess: a differentiable step in front of the model (e.g. `Normalize(mean, std)`).
     """
 
     concurrent_recorder = True
@@ -279,7 +280,8 @@ class TorchAdapter(ModelAdapter):
     def logit_ref(self, layer: str | int = -1) -> LayerRef:
         """The pre-softmax output of `layer` (default: the layer that makes the output).
 
-        layer: a layer name or Keras-style index.
+        Args:
+            layer: a layer name or Keras-style index.
 
         A final activation module (an `nn.Softmax`, a layer's `activation` submodule, or the
         last module a container such as `nn.Sequential(..., nn.Softmax())` runs) is read at
@@ -335,7 +337,12 @@ class TorchAdapter(ModelAdapter):
     def run(
         self, x: torch.Tensor, refs: Iterable[LayerRef]
     ) -> tuple[torch.Tensor, dict[LayerRef, torch.Tensor]]:
-        """Forward `x` (channels-first, in pixel space) and return the output and `refs`."""
+        """Forward `x` and return the output and the requested activations.
+
+        Args:
+            x: a channels-first batch, in pixel space (before `preprocess`).
+            refs: the activations to return, by reference.
+        """
         with self.recorder(refs) as forward:
             return forward(x)
 
@@ -346,9 +353,12 @@ class TorchAdapter(ModelAdapter):
         """Hooks registered once for the block; each thread's calls see only their own
         activations, so slices of a batch can run through the model concurrently.
 
-        refs: the activations every call returns. A module that runs more than once in one
-        forward pass raises `RepeatedCallError`; logits that are a probability distribution
-        raise the error of `check_logits` (checked on the first call).
+        A module that runs more than once in one forward pass raises `RepeatedCallError`;
+        logits that are a probability distribution raise the error of `check_logits` (checked
+        on the first call).
+
+        Args:
+            refs: the activations every call returns.
         """
         local = threading.local()
 

@@ -75,6 +75,10 @@ def relu_backprop(model: nn.Module, rule: str) -> Iterator[list[nn.Module]]:
     Each ReLU's output is replaced by the same values computed from its input through a function
     with the modified backward pass (the input is kept by a pre-hook, cloned for in-place ReLUs so
     they cannot overwrite it). Yields the modules that were changed.
+
+    Args:
+        model: the module whose ReLUs change (use an isolated copy: the modules are hooked).
+        rule: "guided" or "rectified".
     """
     if rule not in _FUNCTIONS:
         raise ActmaxError(f"unknown backpropagation rule {rule!r}; choose from {', '.join(RULES)}")

@@ -23,6 +23,10 @@ def rank_correlation(maps_a, maps_b) -> np.ndarray:
     The measure of Adebayo et al. (2018) for "does the explanation depend on the model?": maps
     of a trained model and of the same model with random weights should be unlike (near 0).
     A constant map has no ranking; its correlation is NaN.
+
+    Args:
+        maps_a: a batch of maps (N, ...).
+        maps_b: the maps to compare them with, of the same shape.
     """
     a, b = np.asarray(maps_a, dtype=np.float64), np.asarray(maps_b, dtype=np.float64)
     if a.shape != b.shape or a.ndim < 2:

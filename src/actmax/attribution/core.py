@@ -32,15 +32,18 @@ Target = int | Objective | Sequence[int | Objective] | np.ndarray | torch.Tensor
 class Attribution:
     """Heat maps explaining a batch of predictions, as plain arrays.
 
-    maps: (N, *input_spatial) float32, one map per image at the input's resolution; each map is
-        scaled to [0, 1] by its own min and max (a constant map becomes 0) unless
-        `normalize=False` was asked for.
-    raw: the values before reduction. Saliency: the signed gradient (times the input for
-        `gradxinput`), shape (N, C, *input_spatial). Grad-CAM: the weighted sum of the layer's
-        feature maps before ReLU and upsampling, shape (N, *layer_spatial).
-    method: the method's name. targets: what each row explains (e.g. "class 7").
-    predictions: the model's predicted class per image (argmax of its output), or None when the
-        output is not one score per class. layer: the layer Grad-CAM used (None for saliency).
+    Attributes:
+        maps: (N, *input_spatial) float32, one map per image at the input's resolution; each
+            map is scaled to [0, 1] by its own min and max (a constant map becomes 0) unless
+            `normalize=False` was asked for.
+        raw: the values before reduction. Saliency: the signed gradient (times the input for
+            `gradxinput`), shape (N, C, *input_spatial). Grad-CAM: the weighted sum of the
+            layer's feature maps before ReLU and upsampling, shape (N, *layer_spatial).
+        method: the method's name.
+        targets: what each row explains (e.g. "class 7").
+        predictions: the model's predicted class per image (argmax of its output), or None
+            when the output is not one score per class.
+        layer: the layer Grad-CAM used (None for saliency).
     """
 
     maps: np.ndarray
@@ -121,8 +124,9 @@ def as_batch(images, adapter: ModelAdapter) -> torch.Tensor:
 def class_objective(adapter: ModelAdapter, index: int) -> Objective:
     """The logit of class `index`: `logit(index)`, named "class {index}".
 
-    adapter: the model (kept for callers; the logit is read by the rules of `logit`).
-    index: the class.
+    Args:
+        adapter: the model (kept for callers; the logit is read by the rules of `logit`).
+        index: the class.
     """
     return logit(index).named(f"class {index}")
 

@@ -56,16 +56,22 @@ def grad_cam(
 ) -> Attribution:
     """Grad-CAM (or Grad-CAM++) maps for a batch of images (N, C, H, W) or one image (C, H, W).
 
-    model: a torch module, a Keras model, a path to a model or an adapter; left untouched.
-    images: what the model takes (channels first), in pixel space when `preprocess` is given.
-    target: as for `saliency`.
-    layer: a layer name or Keras-style index; None picks the last layer with spatial extent
-        (more than one position) before the target's layer, as keras-vis does, skipping
-        modules the model runs more than once; `Attribution.layer` says which one was used.
-    plus_plus: Grad-CAM++'s weights instead of Grad-CAM's.
-    normalize: scale each map to [0, 1] by its own min and max.
-    preprocess: a differentiable step in front of the model (e.g. `Normalize(mean, std)`).
-    device: where to compute (default: where the model is); the model is not moved.
+    Args:
+        model: a torch module, a Keras model, a path to a model or an adapter; left untouched.
+        images: what the model takes (channels first), in pixel space when `preprocess` is
+            given.
+        target: a class index (its logit), an `Objective`, one of those per image, or None for
+            each image's predicted class.
+        layer: a layer name or Keras-style index; None picks the last layer with spatial extent
+            (more than one position) before the target's layer, as keras-vis does, skipping
+            modules the model runs more than once; `Attribution.layer` says which one was used.
+        plus_plus: Grad-CAM++'s weights instead of Grad-CAM's.
+        normalize: scale each map to [0, 1] by its own min and max.
+        preprocess: a differentiable step in front of the model (e.g. `Normalize(mean, std)`).
+        device: where to compute (default: where the model is); the model is not moved.
+
+    Returns:
+        An `Attribution`: one map per image at the input's size, and the layer used.
     """
     adapter = prepare(model, images, preprocess)
     with adapter.isolated(resolve_device(device) if device is not None else None) as view:
@@ -129,7 +135,17 @@ def grad_cam_plus_plus(
     preprocess: Preprocess | None = None,
     device: str | torch.device | None = None,
 ) -> Attribution:
-    """Grad-CAM++ maps: `grad_cam(..., plus_plus=True)`; every parameter as for `grad_cam`."""
+    """Grad-CAM++ maps: `grad_cam(..., plus_plus=True)`.
+
+    Args:
+        model: a torch module, a Keras model, a path to a model or an adapter; left untouched.
+        images: a batch (N, C, H, W) or one image (C, H, W), in pixel space.
+        target: a class index, an `Objective`, one per image, or None for the predicted class.
+        layer: a layer name or Keras-style index (None: as `grad_cam` picks it).
+        normalize: scale each map to [0, 1] by its own min and max.
+        preprocess: a differentiable step in front of the model (e.g. `Normalize(mean, std)`).
+        device: where to compute (default: where the model is); the model is not moved.
+    """
     return grad_cam(
         model,
         images,

@@ -25,12 +25,13 @@ def explain(
 ) -> Attribution:
     """Run the method called `method` on a batch of images (or one image).
 
-    model: a torch module, a Keras model, a path to a model or an adapter; left untouched.
-    images: (N, C, H, W) or one (C, H, W), in pixel space.
-    target: a class index, an `Objective`, one per image, or None for the predicted class.
-    method: one of `METHODS` (saliency methods, then "gradcam" and "gradcam++").
-    options: the method's own keywords (`saliency`'s or `grad_cam`'s), e.g. `preprocess`,
-        `device`, `layer`, `noise`.
+    Args:
+        model: a torch module, a Keras model, a path to a model or an adapter; left untouched.
+        images: (N, C, H, W) or one (C, H, W), in pixel space.
+        target: a class index, an `Objective`, one per image, or None for the predicted class.
+        method: one of `METHODS` (saliency methods, then "gradcam" and "gradcam++").
+        **options: the method's own keywords (`saliency`'s or `grad_cam`'s), e.g.
+            `preprocess`, `device`, `layer`, `noise`.
     """
     if method in CAM_METHODS:
         return grad_cam(model, images, target, plus_plus=method == "gradcam++", **options)

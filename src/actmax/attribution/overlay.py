@@ -16,7 +16,13 @@ from ..errors import ActmaxError
 def overlay(array1: np.ndarray, array2: np.ndarray, alpha: float = 0.5) -> np.ndarray:
     """keras-vis' blend: `(array1 * alpha + array2 * (1 - alpha)).astype(array1.dtype)`.
 
-    Raises ValueError when alpha is outside [0, 1] or the shapes differ, as keras-vis does.
+    Args:
+        array1: the first array (its dtype is the result's).
+        array2: the second, of the same shape.
+        alpha: the weight of `array1`, in [0, 1].
+
+    Raises:
+        ValueError: alpha is outside [0, 1] or the shapes differ, as keras-vis raises.
     """
     if not 0.0 <= alpha <= 1.0:
         raise ValueError("`alpha` needs to be between [0, 1]")
@@ -27,7 +33,12 @@ def overlay(array1: np.ndarray, array2: np.ndarray, alpha: float = 0.5) -> np.nd
 
 
 def colorize(heatmap: np.ndarray, cmap: str = "jet") -> np.ndarray:
-    """RGB float32 (..., 3) in [0, 1] from values in [0, 1] (clipped) through a matplotlib map."""
+    """RGB float32 (..., 3) in [0, 1] from values in [0, 1] (clipped) through a matplotlib map.
+
+    Args:
+        heatmap: values in [0, 1], any shape.
+        cmap: the name of a matplotlib colour map.
+    """
     import matplotlib
 
     try:
@@ -65,9 +76,16 @@ def overlay_heatmap(
 ) -> np.ndarray:
     """A colour-mapped heat map blended onto an image: `alpha` of heat map, `1 - alpha` of image.
 
-    heatmap: (H, W), or (N, H, W) with a batch of N images; values in [0, 1] (as the attribution
-    functions return them). image: see `to_rgb` (with a leading N for a batch). Returns RGB
-    (H, W, 3) or (N, H, W, 3): uint8 for a uint8 image, else float32 in [0, 1].
+    Args:
+        image: grayscale (H, W), (1, H, W), (H, W, 1), or colour (3, H, W), (H, W, 3), with a
+            leading N for a batch; uint8 or float in [0, 1].
+        heatmap: (H, W), or (N, H, W) with a batch of N images; values in [0, 1] (as the
+            attribution functions return them).
+        cmap: the name of a matplotlib colour map.
+        alpha: the heat map's share, in [0, 1].
+
+    Returns:
+        RGB (H, W, 3) or (N, H, W, 3): uint8 for a uint8 image, else float32 in [0, 1].
     """
     if not 0.0 <= alpha <= 1.0:
         raise ActmaxError(f"alpha must be between 0 and 1, got {alpha!r}")

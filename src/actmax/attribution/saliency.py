@@ -55,20 +55,26 @@ def saliency(
 ) -> Attribution:
     """Saliency maps for a batch of images (N, C, H, W) or one image (C, H, W).
 
-    model: a torch module, a Keras model, a path to a model (run folder, `.keras`, `.onnx`,
-        `.pt2`) or an adapter. It is left untouched: the maps come from a frozen view of it.
-    images: what the model takes (channels first), in pixel space when `preprocess` is given.
-    target: a class index (its logit), an `Objective`, one of those per image, or None for each
-        image's predicted class.
-    method: one of `SALIENCY_METHODS`.
-    normalize: scale each map to [0, 1] by its own min and max (False: raw magnitudes).
-    noise, samples, seed: SmoothGrad's noise level (a fraction of each image's value range),
-        number of noisy copies, and the seed that makes them reproducible (None: fresh noise).
-    batch_size: SmoothGrad's most rows per forward/backward pass (None: all N * samples).
-    preprocess: a differentiable step in front of the model (e.g. `Normalize(mean, std)`), so
-        the gradient is taken with respect to the pixels.
-    device: where to compute (default: where the model is); the model's tensors are copied
-        there for the call, the model itself is not moved.
+    Args:
+        model: a torch module, a Keras model, a path to a model (run folder, `.keras`, `.onnx`,
+            `.pt2`) or an adapter. It is left untouched: the maps come from a frozen view of it.
+        images: what the model takes (channels first), in pixel space when `preprocess` is
+            given.
+        target: a class index (its logit), an `Objective`, one of those per image, or None for
+            each image's predicted class.
+        method: one of `SALIENCY_METHODS`.
+        normalize: scale each map to [0, 1] by its own min and max (False: raw magnitudes).
+        noise: SmoothGrad's noise level, a fraction of each image's value range.
+        samples: SmoothGrad's number of noisy copies.
+        seed: the seed that makes SmoothGrad's noise reproducible (None: fresh noise).
+        batch_size: SmoothGrad's most rows per forward/backward pass (None: all N * samples).
+        preprocess: a differentiable step in front of the model (e.g. `Normalize(mean, std)`),
+            so the gradient is taken with respect to the pixels.
+        device: where to compute (default: where the model is); the model's tensors are copied
+            there for the call, the model itself is not moved.
+
+    Returns:
+        An `Attribution`: one map per image, and the raw gradients.
     """
     if method not in SALIENCY_METHODS:
         raise ActmaxError(

@@ -27,7 +27,12 @@ _BY_NAME = {"linear": linear, "relu": relu, "sigmoid": sigmoid, "tanh": tanh, "s
 
 
 def get(identifier: str | nn.Module | None) -> nn.Module:
-    """Keras' `activations.get`: a name (or None for linear) to its module."""
+    """Keras' `activations.get`: a name (or None for linear) to its module.
+
+    Args:
+        identifier: "linear", "relu", "sigmoid", "tanh", "softmax", None (linear), or a
+            module (returned as it is).
+    """
     if identifier is None:
         return linear
     if isinstance(identifier, nn.Module):

@@ -65,11 +65,27 @@ def visualize_activation(
 ) -> np.ndarray:
     """The input that maximizes `filter_indices` of layer `layer_idx`, as keras-vis computes it.
 
-    filter_indices: a unit (or channel: its mean over positions), a list (their sum, one image)
-    or None (the mean of the whole layer). input_range: the model's input range; when both
-    bounds are Python ints the image is uint8, else float. optimizer_params: `max_iter` (200),
-    `verbose` (a progress bar), `seed` (0; actmax's addition). Returns the contrast-stretched
-    image (H, W, C), keras-vis' display of the optimized input.
+    Args:
+        model: a Keras 3 model, a PyTorch model, a path to a model or an adapter.
+        layer_idx: the layer's index as keras-vis counts (`utils.find_layer_idx`), or its
+            name.
+        filter_indices: a unit (or channel: its mean over positions), a list (their sum, one
+            image) or None (the mean of the whole layer).
+        wrt_tensor: not supported (must be None).
+        seed_input: the start image, channels-last (H, W, C) or, for a PyTorch model,
+            channels-first (default: keras-vis' noise from the seed).
+        input_range: the model's input range; when both bounds are Python ints the image is
+            uint8, else float.
+        backprop_modifier: not supported (must be None).
+        grad_modifier: not supported (must be None).
+        act_max_weight: the weight of the activation in the loss.
+        lp_norm_weight: the weight of the Lp norm (p = 6).
+        tv_weight: the weight of the total variation.
+        **optimizer_params: `max_iter` (200), `verbose` (a progress bar), `seed` (0; actmax's
+            addition).
+
+    Returns:
+        The contrast-stretched image (H, W, C), keras-vis' display of the optimized input.
     """
     _refuse("wrt_tensor", wrt_tensor)
     _refuse("backprop_modifier", backprop_modifier)
@@ -116,8 +132,17 @@ def visualize_saliency(
 
     The gradient of the target (the layer's output, as keras-vis reads it) with respect to the
     input, through `grad_modifier`, its maximum over channels, scaled to [0, 1], coloured.
-    backprop_modifier: None, 'guided', or 'rectified' ('relu', 'deconv') for models whose ReLUs
-    are `nn.ReLU` modules.
+
+    Args:
+        model: a Keras 3 model, a PyTorch model, a path to a model or an adapter.
+        layer_idx: the layer's index as keras-vis counts, or its name.
+        filter_indices: a unit, a list of units (their sum) or None (the layer's mean).
+        seed_input: the image, channels-last (H, W, C) or, for a PyTorch model,
+            channels-first.
+        backprop_modifier: None, 'guided', or 'rectified' ('relu', 'deconv') for models whose
+            ReLUs are `nn.ReLU` modules.
+        grad_modifier: what is done to the gradient first: 'absolute' (the default),
+            'negate', 'invert', 'relu', 'small_values', or None.
     """
     if grad_modifier is not None and grad_modifier not in GRAD_MODIFIERS:
         raise ActmaxError(
@@ -150,9 +175,16 @@ def visualize_cam(
 ) -> np.ndarray:
     """Grad-CAM of `filter_indices` for `seed_input`: a jet-coloured uint8 (H, W, 3) map.
 
-    penultimate_layer_idx: the layer whose feature maps are weighed; None takes keras-vis'
-    choice, the nearest convolution or pooling layer before `layer_idx - 1`.
-    grad_modifier: None or 'negate' (regions that lower the target).
+    Args:
+        model: a Keras 3 model, a PyTorch model, a path to a model or an adapter.
+        layer_idx: the layer's index as keras-vis counts, or its name.
+        filter_indices: a unit, a list of units (their sum) or None (the layer's mean).
+        seed_input: the image, channels-last (H, W, C) or, for a PyTorch model,
+            channels-first.
+        penultimate_layer_idx: the layer whose feature maps are weighed; None takes keras-vis'
+            choice, the nearest convolution or pooling layer before `layer_idx - 1`.
+        backprop_modifier: not supported (must be None).
+        grad_modifier: None or 'negate' (regions that lower the target).
     """
     _refuse("backprop_modifier", backprop_modifier)
     if grad_modifier not in (None, "negate"):
@@ -172,7 +204,13 @@ def visualize_cam(
 
 
 def overlay(array1: np.ndarray, array2: np.ndarray, alpha: float = 0.5) -> np.ndarray:
-    """keras-vis' blend: `(array1 * alpha + array2 * (1 - alpha)).astype(array1.dtype)`."""
+    """keras-vis' blend: `(array1 * alpha + array2 * (1 - alpha)).astype(array1.dtype)`.
+
+    Args:
+        array1: the first array (its dtype is the result's).
+        array2: the second, of the same shape.
+        alpha: the weight of `array1`, in [0, 1].
+    """
     return _overlay(array1, array2, alpha)
 
 

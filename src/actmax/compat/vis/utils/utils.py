@@ -28,7 +28,15 @@ def layer_names(model: Any) -> list[str]:
 
 
 def find_layer_idx(model: Any, layer_name: str) -> int:
-    """The index of the layer called `layer_name` (keras-vis: a scan of `model.layers`)."""
+    """The index of the layer called `layer_name` (keras-vis: a scan of `model.layers`).
+
+    Args:
+        model: a Keras 3 model, a PyTorch model or an adapter.
+        layer_name: the layer's name.
+
+    Raises:
+        LayerNotFound: no layer has that name (a `ValueError`, as in keras-vis).
+    """
     names = layer_names(model)
     if layer_name not in names:
         raise LayerNotFound(
@@ -61,6 +69,10 @@ def apply_modifications(model: Any, custom_objects: dict | None = None) -> Any:
     keras-vis saved the model to a temporary .h5 file and loaded it back, to rebuild the graph
     of a TensorFlow 1 model. Keras 3 and PyTorch run eagerly and read `layer.activation` on
     every call, so there is nothing to rebuild; `custom_objects` is accepted and not needed.
+
+    Args:
+        model: the model whose activation was swapped.
+        custom_objects: keras-vis' argument for the reload; not used.
     """
     if not isinstance(model, ModelAdapter):
         as_adapter(model)  # the same clear error as everywhere for something that is no model
@@ -68,7 +80,13 @@ def apply_modifications(model: Any, custom_objects: dict | None = None) -> Any:
 
 
 def normalize(array: np.ndarray, min_value: float = 0.0, max_value: float = 1.0) -> np.ndarray:
-    """keras-vis' min-max scaling to [min_value, max_value] (epsilon 1e-7 as Keras')."""
+    """keras-vis' min-max scaling to [min_value, max_value] (epsilon 1e-7 as Keras').
+
+    Args:
+        array: the values.
+        min_value: the lowest value of the result.
+        max_value: the highest value of the result.
+    """
     array = np.asarray(array)
     scaled = (array - array.min()) / (array.max() - array.min() + 1e-7)
     return (max_value - min_value) * scaled + min_value
