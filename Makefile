@@ -1,10 +1,11 @@
 # Two entry points: `make lab` (set up, then run the whole lab) and `make test` (set up, then test).
+# `make docs` builds the documentation into site/ (open site/index.html).
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup browser fashion-mnist lab lab-fashion test lint bench clean
+.PHONY: setup browser fashion-mnist lab lab-fashion docs test lint bench clean
 
 setup: $(STAMP)
 
@@ -55,7 +56,12 @@ fashion-mnist:
 	      "the Fashion-MNIST lab and its tests"; \
 	  fi; }
 
-test: setup browser fashion-mnist
+# The API reference and the guides, built strictly: a broken reference, link or example include
+# fails the build (and so `make test`).
+docs: setup
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet
+
+test: setup browser fashion-mnist docs
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports
 	$(BIN)/python -m pytest
@@ -66,4 +72,4 @@ lint: setup
 	$(BIN)/ruff format --check .
 
 clean:
-	rm -rf $(VENV) build dist src/*.egg-info .pytest_cache .ruff_cache
+	rm -rf $(VENV) build dist site src/*.egg-info .pytest_cache .ruff_cache

@@ -13,22 +13,8 @@ import inspect
 import re
 import types
 
-PUBLIC_MODULES = (
-    "actmax",
-    "actmax.adapters",
-    "actmax.attribution",
-    "actmax.compat.keras.activations",
-    "actmax.compat.vis.utils.utils",
-    "actmax.compat.vis.visualization",
-    "actmax.engine",
-    "actmax.objectives",
-    "actmax.optimizers",
-    "actmax.param",
-    "actmax.recipes",
-    "actmax.regularizers",
-    "actmax.result",
-    "actmax.transforms",
-)
+from api_helpers import PUBLIC_MODULES, public_objects
+
 SECTIONS = (
     "Args",
     "Arguments",
@@ -80,20 +66,6 @@ def test_the_parser_reads_google_style_sections():
         nothing: not a parameter.
     """
     assert documented_names(doc) == {"model", "x", "options"}
-
-
-def public_objects() -> dict[str, object]:
-    """Every public function and class, by one of its public names."""
-    found: dict[int, tuple[str, object]] = {}
-    for module_name in PUBLIC_MODULES:
-        module = importlib.import_module(module_name)
-        for name in module.__all__:
-            obj = getattr(module, name)
-            if isinstance(obj, types.ModuleType):
-                assert obj.__name__ in PUBLIC_MODULES, f"{module_name}.{name} is not listed here"
-            elif inspect.isfunction(obj) or inspect.isclass(obj):
-                found.setdefault(id(obj), (f"{module_name}.{name}", obj))
-    return dict(found.values())
 
 
 def parameters(function) -> list[str]:

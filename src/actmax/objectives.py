@@ -36,6 +36,7 @@ __all__ = [
 ]
 
 LayerSpec = str | int
+"""A layer by name, or by Keras-style index (0 is the input, -1 the layer that makes the output)."""
 KINDS = ("unit", "channel", "neuron", "direction", "mean", "custom", "diversity")
 
 

@@ -6,15 +6,12 @@ lets it mend the tensor after every update (`project`). `scale` tells an optimiz
 of the tensor move the image across its whole range, so one learning rate means the same on
 every parametrization.
 
-=================  ==========================================================================
-`Pixels()`         the image itself, clamped into the input range after every step
-`Pixels(clamp=     the image itself, unbounded while optimizing (keras-vis)
-False)`
-`Sigmoid()`        logits of the image: `lo + (hi - lo) * sigmoid(z)`, bounded without clamping
-`Fourier()`        a 1/f-scaled spectrum per channel, colour-decorrelated for 3 channels, then a
-                   sigmoid into the range (Lucid's `fft_image` + `to_valid_rgb`)
-`Latent(G, shape)` a latent code z, image = G(z): a learned image prior
-=================  ==========================================================================
+- `Pixels()`: the image itself, clamped into the input range after every step.
+- `Pixels(clamp=False)`: the image itself, unbounded while optimizing (keras-vis).
+- `Sigmoid()`: logits of the image, `lo + (hi - lo) * sigmoid(z)`, bounded without clamping.
+- `Fourier()`: a 1/f-scaled spectrum per channel, colour-decorrelated for 3 channels, then a
+  sigmoid into the range (Lucid's `fft_image` + `to_valid_rgb`).
+- `Latent(G, shape)`: a latent code z, image = G(z): a learned image prior.
 
 Every parametrization starts from the same seed images (keras-vis' noise by default), so they
 can be compared from one starting point; `Latent` starts from codes drawn from its prior.
@@ -205,6 +202,7 @@ class Sigmoid(Parametrization):
 # uses it; scaled so that its largest column has norm 1.
 _SVD_SQRT = np.array([[0.26, 0.09, 0.02], [0.27, 0.00, -0.05], [0.27, -0.09, 0.03]])
 COLOR_CORRELATION = _SVD_SQRT / np.linalg.norm(_SVD_SQRT, axis=0).max()
+"""The square root of ImageNet's colour covariance (Lucid's), largest column of norm 1."""
 
 
 def recorrelate_colors(x: torch.Tensor) -> torch.Tensor:

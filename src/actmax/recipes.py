@@ -1,24 +1,20 @@
 """Recipes: presets of parts (parametrization, optimizer, transforms, regularizers) and settings.
 
-=====================  ========================================  ===================================
-                       `keras-vis`                               `actmax`
-=====================  ========================================  ===================================
-parametrization        `Pixels(clamp=False)`: unbounded          `Pixels()`: clamped into the range
-regularizers           `TotalVariation(10)`, `LpNorm(10, p=6)`   `TotalVariation(400, full=True)`,
-                                                                 `LpNorm(300, p=1)`
-prior weights          absolute                                  x mean |d objective / d input| at
-                                                                 the start, per row
-TV grid                keras-vis' (H-1)x(W-1) grid               every neighbour pair (border kept)
-optimizer              `KerasVisRMSProp()`: gradient             `Adam(lr=0.1)`: step 10% of the
-                       L2-normalized per image, RMSProp (decay   range, cosine decay to 0
-                       0.95, eps 1e-7 inside the square root),
-                       step 1 in input units
-transforms             none                                      `Jitter(3, until=0.6)`: shifts of
-                                                                 up to 3 pixels for the first 60%
-                                                                 of the steps
-returned input         the iterate with the lowest loss          the last iterate
-display image          contrast stretch (`deprocess_input`)      the input mapped from input_range
-=====================  ========================================  ===================================
+The two presets, `keras-vis` against `actmax`:
+
+- parametrization: `Pixels(clamp=False)`, unbounded; against `Pixels()`, clamped into the range.
+- regularizers: `TotalVariation(10)` and `LpNorm(10, p=6)` on keras-vis' (H-1)x(W-1) grid, with
+  absolute weights; against `TotalVariation(400, full=True)` (every neighbour pair, border
+  kept) and `LpNorm(300, p=1)`, with weights multiplied per row by the mean absolute gradient
+  of the objective with respect to the start image.
+- optimizer: `KerasVisRMSProp()`, the gradient L2-normalized per image, RMSProp (decay 0.95,
+  eps 1e-7 inside the square root), step 1 in input units; against `Adam(lr=0.1)`, a step of
+  10% of the range, cosine decay to 0.
+- transforms: none; against `Jitter(3, until=0.6)`, shifts of up to 3 pixels for the first 60%
+  of the steps.
+- returned input: the iterate with the lowest loss; against the last iterate.
+- display image: a contrast stretch (`deprocess_input`); against the input mapped from
+  input_range.
 
 keras-vis scored the image *before* each update but stored the image *after* it, so it returned
 an image whose loss it never measured. Here every candidate, the final iterate included, is
@@ -157,6 +153,7 @@ KERAS_VIS = Recipe(
     keep_best=True,
     display=deprocess_input,
 )
+"""keras-vis' algorithm exactly: unbounded pixels, TV and L6 priors, its RMSProp update."""
 
 # Tuned on the lab CNN (logit objectives, MNIST): TV 400 keeps strokes smooth, an L1 weight of
 # 300 keeps the background at 0 as in real digits, random shifts of up to 3 pixels keep the
@@ -171,8 +168,10 @@ ACTMAX = Recipe(
     iterations=200,
     relative_weights=True,
 )
+"""actmax's recipe (the default): clamped pixels, priors relative to each row, Adam, jitter."""
 
 RECIPES: dict[str, Recipe] = {"actmax": ACTMAX, "keras-vis": KERAS_VIS}
+"""The recipes by the names `visualize(recipe=...)` takes."""
 
 
 def get_recipe(recipe: str | Recipe) -> Recipe:
