@@ -1,0 +1,174 @@
+"""Running one shard: a pure function of the plan, the model, the data and the shard.
+
+The same shard gives the same arrays in this process or in a Ray worker (at the same PyTorch
+thread count), so where a shard ran never shows in the atlas.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from ..adapters import ModelAdapter
+from ..attribution import saliency
+from ..engine import visualize
+from ..errors import ActmaxError
+from ..parallel import cpu_threads
+from .plan import HISTOGRAM, MAPS, OPTIMIZE, SCAN, Layer, Plan, Shard, Unit
+from .topk import Extremes, chunk_extremes, histogram_counts
+
+Arrays = dict[str, np.ndarray]
+
+
+@dataclass(frozen=True)
+class Job:
+    """What every shard of one atlas reads. `device`: where shards run (None: where the model
+    is); the model is moved there. `extremes` (the merged scan) is needed by the histogram and
+    maps shards only."""
+
+    plan: Plan
+    adapter: ModelAdapter
+    images: np.ndarray
+    device: str | None = None
+    extremes: Extremes | None = None
+
+
+def run_shard(shard: Shard, job: Job, threads: int | None = None) -> tuple[Arrays, float]:
+    """The shard's arrays and the seconds it took, with `threads` PyTorch CPU threads (None:
+    as they are)."""
+    start = time.perf_counter()
+    if job.device is not None and torch.device(job.device) != job.adapter.device:
+        job.adapter.model.to(job.device)
+    with cpu_threads(threads):
+        arrays = KINDS[shard.kind](shard, job)
+    return arrays, time.perf_counter() - start
+
+
+def optimize(shard: Shard, job: Job) -> Arrays:
+    """Every seed of every unit of the block, in one batched call: (units, seeds, H, W, C)."""
+    plan, s = job.plan, job.plan.settings
+    units = plan.units[shard.start : shard.stop]
+    objectives = [u.objective() for u in units for _ in range(s.seeds)]
+    seeds = [seed for _ in units for seed in range(s.seeds)]
+    result = visualize(
+        job.adapter,
+        objectives,
+        recipe=s.recipe,
+        iterations=s.steps,
+        seed=seeds,
+        input_range=s.input_range,
+        input_shape=plan.image_shape,
+    )
+    images = result.images.astype(np.float32)
+    return {
+        "images": images.reshape(len(units), s.seeds, *images.shape[1:]),
+        "activations": result.activations.astype(np.float32).reshape(len(units), s.seeds),
+    }
+
+
+def scan(shard: Shard, job: Job) -> Arrays:
+    scores = unit_scores(job, shard.start, shard.stop)
+    return chunk_extremes(scores, shard.start, job.plan.settings.top).arrays()
+
+
+def histogram(shard: Shard, job: Job) -> Arrays:
+    extremes = _extremes(job)
+    scores = unit_scores(job, shard.start, shard.stop)
+    bins = job.plan.settings.bins
+    return {"counts": histogram_counts(scores, extremes.low, extremes.high, bins)}
+
+
+def maps(shard: Shard, job: Job) -> Arrays:
+    """For each unit of the block, its map on each of its top then bottom images: the channel's
+    activation map (the layer's resolution) or, for a dense unit, the input gradient's size
+    (the input's resolution, each map scaled to [0, 1])."""
+    extremes = _extremes(job)
+    units = job.plan.units[shard.start : shard.stop]
+    rows = [u.number for u in units]
+    chosen = np.concatenate([extremes.top_index[rows], extremes.bottom_index[rows]], axis=1)
+    layer = units[0].layer
+    if layer.spatial:
+        return {"maps": _activation_maps(job, layer, units, chosen)}
+    return {"maps": _saliency_maps(job, units, chosen)}
+
+
+def _activation_maps(job: Job, layer: Layer, units: list[Unit], chosen: np.ndarray) -> np.ndarray:
+    wanted = np.unique(chosen)
+    ref = job.adapter.ref(layer.name, layer.pre_activation)
+    found: dict[int, np.ndarray] = {}
+    for start in range(0, len(wanted), job.plan.settings.batch):
+        part = wanted[start : start + job.plan.settings.batch]
+        acts = _forward(job, job.images[part], [ref])[ref]
+        for i, image in enumerate(part):
+            found[int(image)] = acts[i]
+    channels = np.array([u.index for u in units])
+    return np.stack(
+        [np.stack([found[int(i)][c] for i in row]) for row, c in zip(chosen, channels, strict=True)]
+    ).astype(np.float32)
+
+
+def _saliency_maps(job: Job, units: list[Unit], chosen: np.ndarray) -> np.ndarray:
+    objectives = [u.objective() for u, row in zip(units, chosen, strict=True) for _ in row]
+    flat = chosen.reshape(-1)
+    out = []
+    step = job.plan.settings.batch
+    for start in range(0, len(flat), step):
+        x = torch.from_numpy(np.array(job.images[flat[start : start + step]], order="C"))
+        x = x.to(device=job.adapter.device, dtype=job.adapter.dtype)
+        found = saliency(job.adapter, x, objectives[start : start + step])
+        out.append(found.maps)
+    return np.concatenate(out).reshape(*chosen.shape, *out[0].shape[1:]).astype(np.float32)
+
+
+def unit_scores(job: Job, start: int, stop: int) -> np.ndarray:
+    """(images, units): each unit's objective (a channel's mean, a dense unit's value) on the
+    images start .. stop-1, in forward passes of whole batches counted from image 0."""
+    plan = job.plan
+    refs = {layer.name: job.adapter.ref(layer.name, layer.pre_activation) for layer in plan.layers}
+    step = plan.settings.batch
+    parts = []
+    for first in range(start, stop, step):
+        acts = _forward(job, job.images[first : min(first + step, stop)], list(refs.values()))
+        columns = []
+        for layer in plan.layers:
+            act = acts[refs[layer.name]]
+            columns.append(act.reshape(*act.shape[:2], -1).mean(2) if layer.spatial else act)
+        parts.append(np.concatenate(columns, axis=1))
+    scores = np.concatenate(parts).astype(np.float32)
+    bad = ~np.isfinite(scores)
+    if bad.any():
+        image, column = np.argwhere(bad)[0]
+        raise ActmaxError(
+            f"the model gives NaN or infinity on image {start + image} "
+            f"(unit {column} of the atlas): check the data and the model"
+        )
+    return scores
+
+
+def _forward(job: Job, images: np.ndarray, refs) -> dict:
+    adapter = job.adapter
+    # A fresh copy has the same strides wherever the data came from: oneDNN takes another path,
+    # with other rounding, for an input whose size-1 axis has stride 0 (as numpy's [:, None]).
+    x = torch.from_numpy(np.array(images, dtype=np.float32, order="C", copy=True))
+    x = x.to(device=adapter.device, dtype=adapter.dtype)
+    with adapter.frozen(), torch.no_grad():
+        _, acts = adapter.run(x, refs)
+    return {ref: act.detach().float().cpu().numpy() for ref, act in acts.items()}
+
+
+def _extremes(job: Job) -> Extremes:
+    if job.extremes is None:
+        raise RuntimeError("histogram and maps shards need the merged scan")
+    return job.extremes
+
+
+KINDS: dict[str, Callable[[Shard, Job], Arrays]] = {
+    OPTIMIZE: optimize,
+    SCAN: scan,
+    HISTOGRAM: histogram,
+    MAPS: maps,
+}
