@@ -9,19 +9,21 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
 import numpy as np
 import torch
 
-from ..adapters import ModelAdapter
+from ..adapters import LayerRef, ModelAdapter
 from ..attribution import saliency
 from ..engine import visualize
 from ..errors import ActmaxError
-from ..parallel import cpu_threads
+from ..parallel import BatchWorkers, cpu_threads
 from .plan import HISTOGRAM, MAPS, OPTIMIZE, SCAN, Layer, Plan, Shard, Unit
 from .topk import Extremes, chunk_extremes, histogram_counts
 
 Arrays = dict[str, np.ndarray]
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -99,16 +101,13 @@ def maps(shard: Shard, job: Job) -> Arrays:
 def _activation_maps(job: Job, layer: Layer, units: list[Unit], chosen: np.ndarray) -> np.ndarray:
     wanted = np.unique(chosen)
     ref = job.adapter.ref(layer.name, layer.pre_activation)
-    found: dict[int, np.ndarray] = {}
-    for start in range(0, len(wanted), job.plan.settings.batch):
-        part = wanted[start : start + job.plan.settings.batch]
-        acts = _forward(job, job.images[part], [ref])[ref]
-        for i, image in enumerate(part):
-            found[int(image)] = acts[i]
-    channels = np.array([u.index for u in units])
-    return np.stack(
-        [np.stack([found[int(i)][c] for i in row]) for row, c in zip(chosen, channels, strict=True)]
-    ).astype(np.float32)
+    step = job.plan.settings.batch
+    batches = [job.images[wanted[i : i + step]] for i in range(0, len(wanted), step)]
+    acts = np.concatenate(_forward_batches(job, batches, [ref], lambda found: found[ref]))
+    row_of = {int(image): row for row, image in enumerate(wanted)}
+    rows = np.vectorize(row_of.__getitem__)(chosen)  # (units, 2k) rows of `acts`
+    channels = np.array([u.index for u in units])[:, None]
+    return acts[rows, channels].astype(np.float32)
 
 
 def _saliency_maps(job: Job, units: list[Unit], chosen: np.ndarray) -> np.ndarray:
@@ -128,17 +127,18 @@ def unit_scores(job: Job, start: int, stop: int) -> np.ndarray:
     """(images, units): each unit's objective (a channel's mean, a dense unit's value) on the
     images start .. stop-1, in forward passes of whole batches counted from image 0."""
     plan = job.plan
-    refs = {layer.name: job.adapter.ref(layer.name, layer.pre_activation) for layer in plan.layers}
+    refs = [job.adapter.ref(layer.name, layer.pre_activation) for layer in plan.layers]
     step = plan.settings.batch
-    parts = []
-    for first in range(start, stop, step):
-        acts = _forward(job, job.images[first : min(first + step, stop)], list(refs.values()))
-        columns = []
-        for layer in plan.layers:
-            act = acts[refs[layer.name]]
-            columns.append(act.reshape(*act.shape[:2], -1).mean(2) if layer.spatial else act)
-        parts.append(np.concatenate(columns, axis=1))
-    scores = np.concatenate(parts).astype(np.float32)
+    batches = [job.images[first : min(first + step, stop)] for first in range(start, stop, step)]
+
+    def columns(acts: dict) -> np.ndarray:
+        found = []
+        for layer, ref in zip(plan.layers, refs, strict=True):
+            act = acts[ref]
+            found.append(act.reshape(*act.shape[:2], -1).mean(2) if layer.spatial else act)
+        return np.concatenate(found, axis=1)
+
+    scores = np.concatenate(_forward_batches(job, batches, refs, columns)).astype(np.float32)
     bad = ~np.isfinite(scores)
     if bad.any():
         image, column = np.argwhere(bad)[0]
@@ -149,15 +149,38 @@ def unit_scores(job: Job, start: int, stop: int) -> np.ndarray:
     return scores
 
 
-def _forward(job: Job, images: np.ndarray, refs) -> dict:
+def _forward_batches(
+    job: Job, batches: list[np.ndarray], refs: list[LayerRef], reduce: Callable[[dict], T]
+) -> list[T]:
+    """`reduce(activations)` of each batch of images, in order.
+
+    On the CPU the batches run concurrently, one thread each with single-threaded ops, as the
+    engine runs slices of a batch: every batch gets the numbers it gets on one thread alone
+    (so a shard gives the same arrays locally and in a one-thread Ray task), and all of the
+    process' threads work.
+    """
     adapter = job.adapter
-    # A fresh copy has the same strides wherever the data came from: oneDNN takes another path,
-    # with other rounding, for an input whose size-1 axis has stride 0 (as numpy's [:, None]).
-    x = torch.from_numpy(np.array(images, dtype=np.float32, order="C", copy=True))
-    x = x.to(device=adapter.device, dtype=adapter.dtype)
-    with adapter.frozen(), torch.no_grad():
-        _, acts = adapter.run(x, refs)
-    return {ref: act.detach().float().cpu().numpy() for ref, act in acts.items()}
+    on_cpu = adapter.device.type == "cpu"
+    workers = min(torch.get_num_threads(), len(batches)) if on_cpu else 1
+    if not adapter.concurrent_recorder:
+        workers = 1
+
+    with adapter.frozen(), adapter.recorder(refs) as forward:
+
+        def run(rows: slice) -> list[T]:
+            out = []
+            with torch.no_grad():  # grad mode is per thread
+                for images in batches[rows]:
+                    # A fresh copy has the same strides wherever the data came from: oneDNN
+                    # rounds differently for a size-1 axis of stride 0 (numpy's [:, None]).
+                    x = torch.from_numpy(np.array(images, dtype=np.float32, order="C"))
+                    _, acts = forward(x.to(device=adapter.device, dtype=adapter.dtype))
+                    out.append(reduce({r: acts[r].detach().float().cpu().numpy() for r in refs}))
+            return out
+
+        with BatchWorkers(workers, threads_each=1) as pool, cpu_threads(1 if on_cpu else None):
+            parts = pool.map(run, len(batches))
+    return [found for part in parts for found in part]
 
 
 def _extremes(job: Job) -> Extremes:
