@@ -1,6 +1,7 @@
 """`actmax atlas` from the command line: a site from a run folder, and one-line errors."""
 
 import re
+import sys
 
 import pytest
 from atlas_helpers import CLI_ARGS, cli_atlas, run_folder
@@ -45,3 +46,11 @@ def test_a_missing_model_and_an_existing_site_are_refused(tmp_path_factory, tmp_
     # resuming a finished atlas runs no shard and writes the site again
     assert main(["atlas", str(folder), *CLI_ARGS, "--out", str(run.out), "--resume"]) == 0
     assert "0 shards run" in capsys.readouterr().out
+
+
+def test_ray_missing_is_one_line_that_says_how_to_install_it(tmp_path, capsys, monkeypatch):
+    monkeypatch.setitem(sys.modules, "ray", None)  # as if Ray were not installed
+    folder = run_folder(tmp_path)
+    code = main(["atlas", str(folder), *CLI_ARGS, "--out", str(tmp_path / "o"), "--ray", "auto"])
+    assert code == 2
+    assert "pip install 'actmax[ray]'" in capsys.readouterr().err

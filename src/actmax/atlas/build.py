@@ -74,6 +74,7 @@ def build_atlas(
     all of this process' locally, 1 per Ray task).
     """
     start = time.perf_counter()
+    runner = _runner(ray, workers, threads, device)  # a missing Ray fails before any work
     # On Ray the workers put the model on the device; the driver's copy stays where it is.
     adapter, model_name = open_model(model, None if ray else device)
     dataset = open_data(data, limit)
@@ -81,7 +82,6 @@ def build_atlas(
     store = ShardStore(out)
     store.open(plan, resume)
     job = Job(plan, adapter, dataset.images, device=device)
-    runner = _runner(ray, workers, threads, device)
     done = [s for s in plan.shards if store.done(s)]
     seconds: dict[str, float] = {}
     ran = 0

@@ -47,10 +47,7 @@ def start_local_ray(num_cpus: int | None = None, num_gpus: int | None = None):
 
     Every Ray process binds to 127.0.0.1; the dashboard and usage statistics are off.
     """
-    os.environ.update(LOOPBACK_ENVIRONMENT)
-    constants = sys.modules.get("ray._private.ray_constants")
-    if constants is not None:  # Ray imported before the variable was set: same switch
-        constants.ENABLE_RAY_CLUSTER = False
+    _single_machine()
     ray = import_ray()
     ray.init(
         address="local",
@@ -66,6 +63,15 @@ def start_local_ray(num_cpus: int | None = None, num_gpus: int | None = None):
         ray.shutdown()
         raise ActmaxError(f"Ray took {node} as this node's address instead of {LOOPBACK}")
     return ray
+
+
+def _single_machine() -> None:
+    """Ray's single-machine mode, set before Ray is imported (or, if it already is, in the
+    constant the variable sets), and no usage statistics."""
+    os.environ.update(LOOPBACK_ENVIRONMENT)
+    constants = sys.modules.get("ray._private.ray_constants")
+    if constants is not None:
+        constants.ENABLE_RAY_CLUSTER = False
 
 
 def _shard_task(
@@ -102,6 +108,9 @@ class RayRunner:
         if threads < 1:
             raise ActmaxError(f"threads per task must be >= 1, got {threads}")
         self.address, self.workers, self.threads, self.gpus = address, workers, threads, gpus
+        if address == "auto":
+            _single_machine()
+        import_ray()  # installed? say so now, before any work
         self.ray = None
         self._started = False
         self._refs: dict[str, object] = {}

@@ -103,17 +103,21 @@ def atlas(
         block=units_per_shard,
         chunk=images_per_shard,
     )
-    summary = build_atlas(
-        model,
-        data,
-        out,
-        layers=layers,
-        settings=settings,
-        resume=resume,
-        ray=ray_address,
-        workers=workers,
-        threads=threads,
-        device=device,
-        limit=limit,
-    )
+    try:
+        summary = build_atlas(
+            model,
+            data,
+            out,
+            layers=layers,
+            settings=settings,
+            resume=resume,
+            ray=ray_address,
+            workers=workers,
+            threads=threads,
+            device=device,
+            limit=limit,
+        )
+    except KeyboardInterrupt:
+        click.echo(f"the finished shards are kept in {out}: add --resume to go on", err=True)
+        raise
     click.echo(summary.line())
