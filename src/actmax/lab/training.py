@@ -34,7 +34,6 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager, nullcontext
 from dataclasses import asdict, dataclass, fields, replace
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -44,11 +43,11 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
-from ..errors import ActmaxError, DataError
+from ..errors import ActmaxError
 from ..io import write_json
-from ..parallel import BatchWorkers
+from ..parallel import BatchWorkers, cpu_threads
 from .checkpoint import save_model
-from .data import VENDORED_SHA256, Mnist, load_mnist, sha256
+from .data import DATASETS, Dataset, fingerprint, load_dataset
 from .evaluation import (
     Evaluation,
     Forward,
@@ -70,20 +69,9 @@ KEY_FORMAT = 1
 # --------------------------------------------------------------------------- settings
 
 
-@lru_cache(maxsize=8)
-def _file_sha256(path: str, mtime_ns: int, size: int) -> str:
-    return sha256(Path(path))
-
-
-def data_fingerprint(path: str | None) -> str:
-    """The sha256 of the data file a run trains on (the vendored copy's is known in advance)."""
-    if path is None:
-        return VENDORED_SHA256
-    file = Path(path).expanduser()
-    if not file.is_file():
-        raise DataError(f"MNIST file not found: {file}")
-    stat = file.stat()
-    return _file_sha256(str(file.resolve()), stat.st_mtime_ns, stat.st_size)
+def data_fingerprint(path: str | None, dataset: str = "mnist") -> str:
+    """The checksum of the data a run trains on (see `data.fingerprint`)."""
+    return fingerprint(dataset, path)
 
 
 @dataclass(frozen=True)
@@ -97,7 +85,8 @@ class TrainConfig:
     rho: float = 0.9
     epsilon: float = 1e-7
     seed: int = 0
-    data: str | None = None  # a Keras-layout mnist.npz; None: the copy shipped with actmax
+    dataset: str = "mnist"  # a name of `data.DATASETS`
+    data: str | None = None  # where to read it (mnist.npz, idx folder); None: the usual place
 
     def __post_init__(self) -> None:
         problems = []
@@ -116,6 +105,8 @@ class TrainConfig:
             problems.append(f"epsilon must be positive, got {self.epsilon!r}")
         if not isinstance(self.seed, int) or self.seed < 0:
             problems.append(f"seed must be a non-negative integer, got {self.seed!r}")
+        if self.dataset not in DATASETS:
+            problems.append(f"unknown data set {self.dataset!r} (known: {', '.join(DATASETS)})")
         if problems:
             raise ActmaxError("; ".join(problems))
 
@@ -136,14 +127,14 @@ class TrainConfig:
     def key(self) -> str:
         """A stable hash of the settings and the data's checksum: equal keys, equal models."""
         settings = self.to_dict()
-        settings["data"] = data_fingerprint(self.data)
+        settings["data"] = data_fingerprint(self.data, self.dataset)
         blob = json.dumps({"key_format": KEY_FORMAT, **settings}, sort_keys=True)
         return hashlib.sha256(blob.encode()).hexdigest()
 
 
 def default_run_dir(config: TrainConfig, root: str | Path = "runs") -> Path:
-    """`runs/<architecture>-<key prefix>`: the same settings always map to the same folder."""
-    return Path(root) / f"{config.architecture}-{config.key()[:10]}"
+    """`runs/<architecture>-<data set>-<key prefix>`: the same settings, the same folder."""
+    return Path(root) / f"{config.architecture}-{config.dataset}-{config.key()[:10]}"
 
 
 # --------------------------------------------------------------------------- optimizer
@@ -396,75 +387,71 @@ def fit(
     forward = forward if forward is not None else training_logits(model)
     generator = torch.Generator().manual_seed(seed)
     history: History = {k: [] for k in HISTORY_KEYS}
-    previous_threads = torch.get_num_threads()
-    threads = threads if threads is not None else previous_threads
+    threads = threads if threads is not None else torch.get_num_threads()
     if parallel is None:
         parallel = splits_safely(model)
     parallel = parallel and device.type == "cpu" and threads > 1
     rng_devices = [device] if device.type == "cuda" else []
-    torch.set_num_threads(threads)
-    try:
-        with (
-            torch.random.fork_rng(devices=rng_devices),
-            BatchWorkers.for_cpu(threads, batch_size) if parallel else nullcontext() as workers,
-            channels_last_weights(model, channels_last),
-        ):
-            torch.manual_seed(seed)
-            start = 0
-            if state is not None:
-                model.load_state_dict(state.model)
-                optimizer.load_state_dict(state.optimizer)
-                _match_layouts(optimizer)
-                _restore_rng(state.rng, generator, device)
-                history = {k: list(state.history.get(k, [])) for k in HISTORY_KEYS}
-                start = state.epoch
-            for epoch in range(start, epochs):
-                began = time.perf_counter()
-                order = torch.randperm(len(x), generator=generator).to(device)
-                with tqdm(
-                    total=-(-len(x) // batch_size),
-                    desc=f"epoch {epoch + 1}/{epochs}",
-                    unit="step",
-                    disable=not progress,
-                    dynamic_ncols=True,
-                ) as bar:
-                    loss, accuracy = _train_epoch(
-                        model,
-                        forward,
-                        optimizer,
-                        x,
-                        y,
-                        order,
-                        batch_size,
-                        augment,
-                        generator,
-                        workers,
-                        bar if progress else None,
+    with (
+        cpu_threads(threads),
+        torch.random.fork_rng(devices=rng_devices),
+        BatchWorkers.for_cpu(threads, batch_size) if parallel else nullcontext() as workers,
+        channels_last_weights(model, channels_last),
+    ):
+        torch.manual_seed(seed)
+        start = 0
+        if state is not None:
+            model.load_state_dict(state.model)
+            optimizer.load_state_dict(state.optimizer)
+            _match_layouts(optimizer)
+            _restore_rng(state.rng, generator, device)
+            history = {k: list(state.history.get(k, [])) for k in HISTORY_KEYS}
+            start = state.epoch
+        for epoch in range(start, epochs):
+            began = time.perf_counter()
+            order = torch.randperm(len(x), generator=generator).to(device)
+            with tqdm(
+                total=-(-len(x) // batch_size),
+                desc=f"epoch {epoch + 1}/{epochs}",
+                unit="step",
+                disable=not progress,
+                dynamic_ncols=True,
+            ) as bar:
+                loss, accuracy = _train_epoch(
+                    model,
+                    forward,
+                    optimizer,
+                    x,
+                    y,
+                    order,
+                    batch_size,
+                    augment,
+                    generator,
+                    workers,
+                    bar if progress else None,
+                )
+                history["loss"].append(loss)
+                history["accuracy"].append(accuracy)
+                summary = {"loss": loss, "accuracy": accuracy}
+                if validation_data is not None:
+                    val = evaluate(
+                        model, *validation_data, forward=forward, device=device, workers=workers
                     )
-                    history["loss"].append(loss)
-                    history["accuracy"].append(accuracy)
-                    summary = {"loss": loss, "accuracy": accuracy}
-                    if validation_data is not None:
-                        val = evaluate(
-                            model, *validation_data, forward=forward, device=device, workers=workers
-                        )
-                        history["val_loss"].append(val.loss)
-                        history["val_accuracy"].append(val.accuracy)
-                        summary.update(val_loss=val.loss, val_accuracy=val.accuracy)
-                    bar.set_postfix({k: f"{v:.4f}" for k, v in summary.items()})
-                    history["seconds"].append(time.perf_counter() - began)
-                if on_epoch_end is not None:
-                    on_epoch_end(
-                        TrainingState(
-                            epoch=epoch + 1,
-                            model=model.state_dict(),
-                            optimizer=optimizer.state_dict(),
-                            history={k: list(v) for k, v in history.items()},
-                            rng=_rng_state(generator, device),
-                        )
+                    history["val_loss"].append(val.loss)
+                    history["val_accuracy"].append(val.accuracy)
+                    summary.update(val_loss=val.loss, val_accuracy=val.accuracy)
+                bar.set_postfix({k: f"{v:.4f}" for k, v in summary.items()})
+                history["seconds"].append(time.perf_counter() - began)
+            if on_epoch_end is not None:
+                on_epoch_end(
+                    TrainingState(
+                        epoch=epoch + 1,
+                        model=model.state_dict(),
+                        optimizer=optimizer.state_dict(),
+                        history={k: list(v) for k, v in history.items()},
+                        rng=_rng_state(generator, device),
                     )
-    finally:
-        torch.set_num_threads(previous_threads)
+                )
     return history
 
 
@@ -525,7 +512,7 @@ def train(
     config: TrainConfig | None = None,
     out_dir: str | Path | None = None,
     *,
-    data: Mnist | None = None,
+    data: Dataset | None = None,
     resume: bool = False,
     progress: bool = True,
     device: str | torch.device | None = "auto",
@@ -545,7 +532,7 @@ def train(
     config = config if config is not None else TrainConfig()
     out_dir = Path(out_dir) if out_dir is not None else default_run_dir(config)
     torch_device = resolve_device(device)
-    data = data if data is not None else load_mnist(config.data)
+    data = data if data is not None else load_dataset(config.dataset, config.data)
     run, state = _start_or_resume(out_dir, config, resume)
 
     def checkpoint(state: TrainingState) -> None:
@@ -587,13 +574,20 @@ def train(
         )
     report = classification_report(data.y_test, test.predictions, data.n_classes)
     save_model(model, run.path, config.architecture)
-    figures = save_training_figures(history, np.asarray(report["confusion_matrix"]), run.path)
+    figures = save_training_figures(
+        history, np.asarray(report["confusion_matrix"]), run.path, data.class_names
+    )
     train_seconds = float(sum(history["seconds"]))
     metrics = {
         "key": config.key(),
         "config": config.to_dict(),
         "seed": config.seed,
-        "data": {"source": data.source, "sha256": data_fingerprint(config.data)},
+        "data": {
+            "dataset": config.dataset,
+            "source": data.source,
+            "sha256": data_fingerprint(config.data, config.dataset),
+            "class_names": list(data.class_names),
+        },
         "history": history,
         "test": {"loss": test.loss, "accuracy": test.accuracy},
         **report,
