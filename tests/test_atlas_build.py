@@ -128,6 +128,25 @@ def test_each_seed_is_its_own_visualization(atlas):
     assert fv["images"].min() >= 0 and fv["images"].max() <= 1
 
 
+def test_diversity_pushes_a_units_seeds_apart(atlas):
+    _, _, _, adapter, images = atlas
+
+    def seed_similarity(weight: float) -> float:
+        """Mean cosine similarity between the (centred) images of a unit's 3 seeds."""
+        settings = dataclasses.replace(QUICK, seeds=3, block=16, diversity=weight)
+        plan = make_plan(adapter, images, "l3", settings)
+        shard = plan.of_kind(OPTIMIZE)[0]
+        arrays, _ = atlas_work.run_shard(shard, atlas_work.Job(plan, adapter, images))
+        x = arrays["images"].reshape(16, 3, -1)
+        x = x - x.mean(-1, keepdims=True)
+        x /= np.linalg.norm(x, axis=-1, keepdims=True)
+        similarity = np.einsum("usp,utp->ust", x, x)
+        return float(((similarity.sum((1, 2)) - 3) / 6).mean())
+
+    alone, apart = seed_similarity(0.0), seed_similarity(1.0)
+    assert apart < alone / 2, (alone, apart)
+
+
 class Interrupted(BaseException):
     """Stands in for a kill: not an Exception, so nothing on the way catches it."""
 

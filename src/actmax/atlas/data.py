@@ -10,9 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import DataError
-from ..lab.data import load_mnist
-
-NAMED = ("mnist",)
+from ..lab.data import DATASETS, load_dataset
 
 
 @dataclass(frozen=True)
@@ -22,17 +20,18 @@ class Dataset:
 
 
 def open_data(data, limit: int | None = None) -> Dataset:
-    """`data`: "mnist" (its 10,000 test digits), a Keras-layout mnist.npz (its test split), a
-    .npy file of images ((N, H, W) or (N, C, H, W); uint8 is divided by 255), or an array.
+    """`data`: a data set's name (`mnist`, `fashion-mnist`: its 10,000 test images), a
+    Keras-layout mnist.npz or a folder of Fashion-MNIST's idx files (their test split), a .npy
+    file of images ((N, H, W) or (N, C, H, W); uint8 is divided by 255), or an array.
     limit: keep the first `limit` images."""
     if isinstance(data, np.ndarray):
         found = Dataset(_as_images(data, "the data"), f"{len(data)} images")
-    elif isinstance(data, str) and data.lower() in NAMED:
-        found = Dataset(_canonical(load_mnist().x_test), "the MNIST test set")
+    elif isinstance(data, str) and data.lower() in DATASETS:
+        found = _named(data.lower())
     elif isinstance(data, str | os.PathLike):
         found = _from_file(Path(data).expanduser())
     else:
-        raise DataError(f"data is mnist, a file or an array of images, got {type(data).__name__}")
+        raise DataError(f"data is a data set's name, a file or an array of images, not {data!r}")
     if limit is not None:
         if limit < 1:
             raise DataError(f"the image limit must be >= 1, got {limit}")
@@ -43,19 +42,23 @@ def open_data(data, limit: int | None = None) -> Dataset:
     return found
 
 
+def _named(name: str) -> Dataset:
+    loaded = load_dataset(name)
+    return Dataset(_canonical(loaded.x_test), f"the {DATASETS[name].title} test set")
+
+
 def _from_file(path: Path) -> Dataset:
     if not path.exists():
-        choices = ", ".join(NAMED)
-        raise DataError(f"no such data set or file: {path} (named sets: {choices})")
-    if path.suffix == ".npz":
-        return Dataset(_canonical(load_mnist(path).x_test), f"the test split of {path.name}")
+        known = ", ".join(DATASETS)
+        raise DataError(f"no such data set or file: {path} (data sets by name: {known})")
     if path.suffix == ".npy":
         try:
             array = np.load(path, allow_pickle=False)
         except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
             raise DataError(f"{path} is not a readable .npy file ({exc})") from None
         return Dataset(_as_images(array, str(path)), path.name)
-    raise DataError(f"{path}: expected a Keras-layout mnist .npz or a .npy of images")
+    loaded = load_dataset(path)  # a Keras-layout .npz, or a folder of idx files
+    return Dataset(_canonical(loaded.x_test), f"the test split of {path.name}")
 
 
 def _as_images(array: np.ndarray, what: str) -> np.ndarray:

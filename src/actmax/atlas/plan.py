@@ -28,7 +28,7 @@ from torch import nn
 
 from ..adapters import ModelAdapter
 from ..errors import ActmaxError
-from ..objectives import Objective, channel, unit
+from ..objectives import Objective, channel, diversity, unit
 from ..recipes import get_recipe
 
 OPTIMIZE, SCAN, HISTOGRAM, MAPS = "optimize", "scan", "histogram", "maps"
@@ -42,14 +42,17 @@ SECOND_STAGE = (OPTIMIZE, HISTOGRAM, MAPS)
 class AtlasSettings:
     """How every unit is drawn and measured; part of the atlas' identity (see `fingerprint`).
 
-    seeds: feature visualizations per unit (seeds 0 .. seeds-1). iterations: optimization steps
-    (None: the recipe's). top: real inputs shown per unit, for the highest and for the lowest
-    scores. bins: histogram bins. block: units per optimize or maps shard. chunk: images per
-    data shard, a multiple of `batch`, the images of one forward pass (chunks made of whole
-    batches give every image the same scores however the data is cut).
+    seeds: feature visualizations per unit (seeds 0 .. seeds-1). diversity: weight of Lucid's
+    diversity term that pushes a unit's seeds apart (0: none, each seed on its own).
+    iterations: optimization steps (None: the recipe's). top: real inputs shown per unit, for
+    the highest and for the lowest scores. bins: histogram bins. block: units per optimize or
+    maps shard. chunk: images per data shard, a multiple of `batch`, the images of one forward
+    pass (chunks made of whole batches give every image the same scores however the data is
+    cut).
     """
 
     seeds: int = 3
+    diversity: float = 0.0
     iterations: int | None = None
     recipe: str = "actmax"
     top: int = 9
@@ -75,6 +78,9 @@ class AtlasSettings:
                 f"images per shard ({self.chunk}) must be a multiple of the forward batch "
                 f"({self.batch})"
             )
+        if not (isinstance(self.diversity, int | float) and 0 <= self.diversity < math.inf):
+            raise ActmaxError(f"diversity must be a number >= 0, got {self.diversity!r}")
+        object.__setattr__(self, "diversity", float(self.diversity))
         get_recipe(self.recipe)  # an unknown recipe fails here, before any work
         lo, hi = self.input_range
         if not (math.isfinite(lo) and math.isfinite(hi) and lo < hi):
@@ -133,6 +139,14 @@ class Unit:
     def objective(self) -> Objective:
         make = channel if self.layer.spatial else unit
         return make(self.layer.name, self.index, pre_activation=self.layer.pre_activation)
+
+    def seeded_objective(self, weight: float) -> Objective:
+        """What each seed maximizes: the unit, plus `weight` times the diversity of the unit's
+        seeds at its layer (they form one group, so they must be optimized in one call)."""
+        if weight == 0:
+            return self.objective()
+        pre, group = self.layer.pre_activation, f"unit {self.number}"
+        return self.objective() + weight * diversity(self.layer.name, group, pre_activation=pre)
 
 
 @dataclass(frozen=True)

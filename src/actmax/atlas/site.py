@@ -129,6 +129,7 @@ def _write_block(
             layer=_layer_info(layer),
             unit=unit.index,
             objective=unit.objective().describe(),
+            diversity=s.diversity,
             images=f"../../images/{layer.slug}/{unit.index}/",
             seeds=seeds,
             top=top,

@@ -54,7 +54,7 @@ def optimize(shard: Shard, job: Job) -> Arrays:
     """Every seed of every unit of the block, in one batched call: (units, seeds, H, W, C)."""
     plan, s = job.plan, job.plan.settings
     units = plan.units[shard.start : shard.stop]
-    objectives = [u.objective() for u in units for _ in range(s.seeds)]
+    objectives = [u.seeded_objective(s.diversity) for u in units for _ in range(s.seeds)]
     seeds = [seed for _ in units for seed in range(s.seeds)]
     result = visualize(
         job.adapter,
@@ -66,20 +66,25 @@ def optimize(shard: Shard, job: Job) -> Arrays:
         input_shape=plan.image_shape,
     )
     images = result.images.astype(np.float32)
+    # Each image's activation read as the data's are (without the diversity term), so the
+    # histogram can show where it lies among them.
+    inputs = result.inputs.numpy()
+    columns = np.array([u.number for u in units for _ in range(s.seeds)])
+    values = unit_scores(job, inputs)[np.arange(len(inputs)), columns]
     return {
         "images": images.reshape(len(units), s.seeds, *images.shape[1:]),
-        "activations": result.activations.astype(np.float32).reshape(len(units), s.seeds),
+        "activations": values.reshape(len(units), s.seeds),
     }
 
 
 def scan(shard: Shard, job: Job) -> Arrays:
-    scores = unit_scores(job, shard.start, shard.stop)
+    scores = unit_scores(job, job.images[shard.start : shard.stop], shard.start)
     return chunk_extremes(scores, shard.start, job.plan.settings.top).arrays()
 
 
 def histogram(shard: Shard, job: Job) -> Arrays:
     extremes = _extremes(job)
-    scores = unit_scores(job, shard.start, shard.stop)
+    scores = unit_scores(job, job.images[shard.start : shard.stop], shard.start)
     bins = job.plan.settings.bins
     return {"counts": histogram_counts(scores, extremes.low, extremes.high, bins)}
 
@@ -123,13 +128,14 @@ def _saliency_maps(job: Job, units: list[Unit], chosen: np.ndarray) -> np.ndarra
     return np.concatenate(out).reshape(*chosen.shape, *out[0].shape[1:]).astype(np.float32)
 
 
-def unit_scores(job: Job, start: int, stop: int) -> np.ndarray:
+def unit_scores(job: Job, images: np.ndarray, first: int = 0) -> np.ndarray:
     """(images, units): each unit's objective (a channel's mean, a dense unit's value) on the
-    images start .. stop-1, in forward passes of whole batches counted from image 0."""
+    images, in forward passes of whole batches (a data shard starts on a whole batch, `first`
+    is its first image's number, for messages)."""
     plan = job.plan
     refs = [job.adapter.ref(layer.name, layer.pre_activation) for layer in plan.layers]
     step = plan.settings.batch
-    batches = [job.images[first : min(first + step, stop)] for first in range(start, stop, step)]
+    batches = [images[i : i + step] for i in range(0, len(images), step)]
 
     def columns(acts: dict) -> np.ndarray:
         found = []
@@ -143,7 +149,7 @@ def unit_scores(job: Job, start: int, stop: int) -> np.ndarray:
     if bad.any():
         image, column = np.argwhere(bad)[0]
         raise ActmaxError(
-            f"the model gives NaN or infinity on image {start + image} "
+            f"the model gives NaN or infinity on image {first + image} "
             f"(unit {column} of the atlas): check the data and the model"
         )
     return scores

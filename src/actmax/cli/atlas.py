@@ -21,8 +21,9 @@ from ..recipes import RECIPES
     "--data",
     default="mnist",
     show_default=True,
-    help="Images to rank the units on: mnist (its test set), a Keras-layout mnist .npz, or a "
-    ".npy of images (N, H, W) or (N, C, H, W).",
+    help="Images to rank the units on: mnist or fashion-mnist (their test sets), a "
+    "Keras-layout mnist .npz, a folder of Fashion-MNIST's idx files, or a .npy of images "
+    "(N, H, W) or (N, C, H, W).",
 )
 @click.option(
     "--seeds",
@@ -30,6 +31,13 @@ from ..recipes import RECIPES
     default=3,
     show_default=True,
     help="Feature visualizations per unit, from seeds 0 .. N-1.",
+)
+@click.option(
+    "--diversity",
+    type=click.FloatRange(min=0),
+    default=0.0,
+    show_default=True,
+    help="Weight of a diversity term that pushes a unit's seeds apart (Lucid's; 0: off).",
 )
 @click.option(
     "--out",
@@ -83,8 +91,8 @@ from ..recipes import RECIPES
     help="Images per data shard, a multiple of 256.",
 )
 def atlas(
-    model, layers, data, seeds, out, ray_address, resume, iterations, recipe, limit, device,
-    threads, workers, units_per_shard, images_per_shard,
+    model, layers, data, seeds, diversity, out, ray_address, resume, iterations, recipe, limit,
+    device, threads, workers, units_per_shard, images_per_shard,
 ):  # fmt: skip
     """Show every unit of MODEL in a static site: its feature visualizations, the real inputs
     that drive it most and least (with its activation map over them) and its histogram.
@@ -98,6 +106,7 @@ def atlas(
 
     settings = AtlasSettings(
         seeds=seeds,
+        diversity=diversity,
         iterations=iterations,
         recipe=recipe,
         block=units_per_shard,
