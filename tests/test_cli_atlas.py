@@ -26,6 +26,7 @@ def test_the_command_writes_a_site_and_a_summary(tmp_path_factory):
         (["--data", "missing.npy"], "no such data set or file"),
         (["--images-per-shard", "300"], "must be a multiple of the forward batch (256)"),
         (["--ray", "auto", "--threads", "0"], "Invalid value for '--threads'"),
+        (["--workers", "4"], "add --ray auto"),
     ],
 )
 def test_mistakes_are_one_line_and_exit_2(tmp_path, capsys, args, message):

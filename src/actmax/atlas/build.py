@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..errors import ActmaxError
 from .data import open_data
 from .local import LocalRunner
 from .model import open_model
@@ -153,6 +154,8 @@ def merged_histograms(plan: Plan, store: ShardStore) -> np.ndarray:
 
 def _runner(ray: str | None, workers: int | None, threads: int | None, device: str | None):
     if ray is None:
+        if workers is not None:
+            raise ActmaxError("--workers sizes the Ray instance of --ray auto; add --ray auto")
         return LocalRunner(threads)
     from .ray_runner import RayRunner
 
