@@ -51,8 +51,17 @@ def local_run(tmp_path_factory):
     return out
 
 
-def test_a_ray_run_equals_the_local_run_bit_for_bit(cluster, local_run, tmp_path):
+def test_a_ray_run_equals_the_local_run_bit_for_bit(cluster, local_run, tmp_path, monkeypatch):
+    stored, put = [], cluster.put
+
+    def counted_put(value, **options):
+        stored.append(type(value).__name__)
+        return put(value, **options)
+
+    monkeypatch.setattr(cluster, "put", counted_put)
     summary = quick(tmp_path / "ray", ray="auto")
+    # the model and the data go into the object store once; the merged scan once, for stage 2
+    assert sorted(stored) == ["Extremes", "TorchAdapter", "ndarray"]
     assert summary.where == "a local Ray instance"
     assert summary.shards_run == len(list((local_run / "shards").glob("*.npz")))
     assert_same_shards(local_run, tmp_path / "ray")
