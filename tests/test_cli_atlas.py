@@ -39,7 +39,7 @@ def test_mistakes_are_one_line_and_exit_2(tmp_path, capsys, args, message):
 
 def test_a_missing_model_and_an_existing_site_are_refused(tmp_path_factory, tmp_path, capsys):
     assert main(["atlas", str(tmp_path / "nothing"), "--out", str(tmp_path / "o")]) == 2
-    assert "no such model" in capsys.readouterr().err
+    assert "no model file or folder at" in capsys.readouterr().err
     run = cli_atlas(tmp_path_factory)
     folder = run_folder(tmp_path_factory.getbasetemp() / "atlas-cli")
     assert main(["atlas", str(folder), *CLI_ARGS, "--out", str(run.out)]) == 2

@@ -66,10 +66,12 @@ def build_atlas(
     device: str | None = None,
     limit: int | None = None,
     progress: bool = True,
+    name: str | None = None,
 ) -> AtlasSummary:
     """Build (or with `resume`, finish) the atlas of `model` over `data` in the folder `out`.
 
     model: see `open_model`; data: see `open_data` (limit: its first images only).
+    name: the model's name on the site (default: from its path or class).
     ray: None runs the shards in this process; "auto" on a Ray instance started on this machine
     (`workers` CPUs); an address on that Ray cluster. threads: PyTorch threads per shard (None:
     all of this process' locally, 1 per Ray task).
@@ -78,6 +80,7 @@ def build_atlas(
     runner = _runner(ray, workers, threads, device)  # a missing Ray fails before any work
     # On Ray the workers put the model on the device; the driver's copy stays where it is.
     adapter, model_name = open_model(model, None if ray else device)
+    model_name = name or model_name
     dataset = open_data(data, limit)
     plan = make_plan(adapter, dataset.images, layers, settings)
     store = ShardStore(out)

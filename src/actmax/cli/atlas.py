@@ -7,10 +7,11 @@ from pathlib import Path
 import click
 
 from ..recipes import RECIPES
+from .common import model_options, open_model
 
 
 @click.command("atlas")
-@click.argument("model", type=click.Path(path_type=Path))
+@model_options
 @click.option(
     "--layers",
     default="all",
@@ -63,7 +64,6 @@ from ..recipes import RECIPES
 )
 @click.option("--recipe", type=click.Choice(sorted(RECIPES)), default="actmax", show_default=True)
 @click.option("--limit", type=click.IntRange(min=1), default=None, help="Use the first N images.")
-@click.option("--device", default=None, help="cpu, cuda or cuda:N [default: cpu].")
 @click.option(
     "--threads",
     type=click.IntRange(min=1),
@@ -91,18 +91,20 @@ from ..recipes import RECIPES
     help="Images per data shard, a multiple of 256.",
 )
 def atlas(
-    model, layers, data, seeds, diversity, out, ray_address, resume, iterations, recipe, limit,
-    device, threads, workers, units_per_shard, images_per_shard,
+    model, input_shape, mean, std, device, layers, data, seeds, diversity, out, ray_address,
+    resume, iterations, recipe, limit, threads, workers, units_per_shard, images_per_shard,
 ):  # fmt: skip
     """Show every unit of MODEL in a static site: its feature visualizations, the real inputs
     that drive it most and least (with its activation map over them) and its histogram.
 
-    MODEL is a run folder from `actmax train` or `actmax lab`, or a .keras, .h5 or .onnx file.
-    Open OUT/index.html in a browser; it needs no server. Example:
+    MODEL is a run folder from `actmax train` or `actmax lab`, a .keras, .h5, .onnx or .pt2
+    file. Open OUT/index.html in a browser; it needs no server. Example:
 
         actmax atlas runs/lab --layers l1,l2,l5 --out atlas-lab
     """
     from ..atlas import AtlasSettings, build_atlas
+
+    loaded = open_model(model, input_shape, mean, std, device)
 
     settings = AtlasSettings(
         seeds=seeds,
@@ -114,7 +116,7 @@ def atlas(
     )
     try:
         summary = build_atlas(
-            model,
+            loaded.adapter,
             data,
             out,
             layers=layers,
@@ -123,8 +125,9 @@ def atlas(
             ray=ray_address,
             workers=workers,
             threads=threads,
-            device=device,
+            device=str(loaded.device),
             limit=limit,
+            name=model.name if model.is_dir() else model.stem,
         )
     except KeyboardInterrupt:
         click.echo(f"the finished shards are kept in {out}: add --resume to go on", err=True)
