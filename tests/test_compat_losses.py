@@ -12,7 +12,7 @@ from actmax.compat.vis.input_modifiers import AxisJitter, InputModifier, Jitter
 from actmax.compat.vis.losses import ActivationMaximization, Loss
 from actmax.compat.vis.optimizer import Optimizer
 from actmax.compat.vis.regularizers import LPNorm, TotalVariation
-from actmax.compat.vis.tensors import Handle
+from actmax.compat.vis.tensors import Handle, live
 from actmax.compat.vis.utils import utils
 from actmax.compat.vis.visualization import (
     visualize_activation,
@@ -319,4 +319,10 @@ def test_handles_compare_by_identity_and_act_as_tensors_in_a_loss(pair):
     twin = pair[1]
     a, b = utils.layer_output(twin, 9), utils.layer_output(twin, 9)
     assert a != b and a == a and isinstance(a, Handle)
-    assert "l5" in repr(a)
+    assert "l5" in repr(a) and "input" in repr(utils.model_input(twin))
+    value = torch.tensor([[1.0, -2.0, 3.0]])
+    with live({a.key: value}):
+        assert torch.equal(a * 2 - 1, value * 2 - 1) and torch.equal(1 - a, 1 - value)
+        assert torch.equal(torch.sum(a**2), torch.tensor(14.0)) and a.shape == (1, 3)
+        assert float(K.sum(abs(a))) == 6.0 and torch.equal(a[:, 1], value[:, 1])
+        assert float(b.mean()) == pytest.approx(2 / 3)  # same layer, same model: same tensor

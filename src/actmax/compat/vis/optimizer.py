@@ -177,7 +177,7 @@ class Optimizer:
         param = ModifiedPixels(stored, iterations, to_model, from_model) if stored else None
         watch = _Watch(bound, act_weight, callbacks, to_model, iterations)
         rule = _KerasVisUpdate(
-            self.norm_grads, modifier, watch.after_gradient, to_model, from_model
+            self.norm_grads, modifier, watch.after_gradient, watch.watches, to_model, from_model
         )
         recipe = KERAS_VIS.replace(
             param=param or Pixels(clamp=False),
@@ -255,9 +255,12 @@ class _Watch:
     def on_step(self, step: Step) -> None:
         self.step = step
 
+    def watches(self, t: int) -> bool:
+        """Whether step `t` is seen: by the callbacks, or as the last step (returned)."""
+        return bool(self.callbacks) or t == self.last
+
     def after_gradient(self, t: int, grads: torch.Tensor, x: torch.Tensor) -> None:
-        if t == self.last or self.callbacks:
-            self.grads, self.wrt_value = self.to_model(grads), self.to_model(x.detach().clone())
+        self.grads, self.wrt_value = self.to_model(grads), self.to_model(x.detach().clone())
         if not self.callbacks or self.step is None:
             return
         named = self.bound.named_losses(self.step, self.act_weight)
@@ -275,6 +278,7 @@ class _KerasVisUpdate(UpdateRule):
     norm_grads: bool
     modifier: Callable | None
     observe: Callable[[int, torch.Tensor, torch.Tensor], None]
+    watched: Callable[[int], bool]
     to_model: Callable[[torch.Tensor], torch.Tensor]
     from_model: Callable[[torch.Tensor], torch.Tensor]
 
@@ -294,12 +298,15 @@ class _KerasVisUpdateState(Stepper):
     @torch.no_grad()
     def step(self, grad: torch.Tensor, t: int) -> None:
         rule = self.rule
-        g = _l2_normalized(grad) if rule.norm_grads else grad
-        g = _modified(g, rule.modifier, rule.to_model, rule.from_model)
-        rule.observe(t, g, self.param)
-        if self.plain:
+        if self.plain:  # the gradient as keras-vis used it is made only for an observer
+            if rule.watched(t):
+                rule.observe(t, _l2_normalized(grad), self.param)
             self.state.step(grad, t)
             return
+        g = _l2_normalized(grad) if rule.norm_grads else grad
+        g = _modified(g, rule.modifier, rule.to_model, rule.from_model)
+        if rule.watched(t):
+            rule.observe(t, g, self.param)
         decay = self.rmsprop.decay
         self.cache.mul_(decay).addcmul_(g, g, value=1.0 - decay)
         self.param.addcdiv_(g, (self.cache + self.rmsprop.eps).sqrt_(), value=-1.0)

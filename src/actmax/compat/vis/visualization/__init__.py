@@ -49,7 +49,9 @@ def get_num_filters(layer: Any) -> int:
         if len(shape) == 2:
             return int(shape[-1])
         return int(shape[1] if utils.image_data_format() == "channels_first" else shape[-1])
-    for attribute in ("out_channels", "out_features", "num_features"):
-        if isinstance(getattr(layer, attribute, None), int):
-            return getattr(layer, attribute)
+    modules = list(layer.modules()) if hasattr(layer, "modules") else [layer]
+    for module in reversed(modules):  # a wrapper's last convolution or linear map
+        for attribute in ("out_channels", "out_features"):
+            if isinstance(getattr(module, attribute, None), int):
+                return getattr(module, attribute)
     raise TypeError(f"cannot tell how many filters a {type(layer).__name__} has")
