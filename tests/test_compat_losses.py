@@ -173,7 +173,7 @@ def test_jitter_becomes_actmax_shifts_with_keras_vis_pixel_counts():
     assert Jitter(16).pixels((224, 224)) == [16, 16]  # pixels
     assert Jitter(0.05).transform((28, 28)) == JitterTransform(1)
     assert Jitter([0.1, 3]).transform((28, 40)) == AxisJitter((2, 3))
-    assert Jitter(0.01).transform((28, 28)) is None  # no whole pixel: nothing to do
+    assert Jitter(0.01).transform((28, 28)) == JitterTransform(0)  # less than a pixel: none
     with pytest.raises(ValueError, match="positive"):
         Jitter(-1)
     with pytest.raises(RuntimeError, match="does not match the number of image dims"):

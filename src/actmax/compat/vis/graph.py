@@ -67,10 +67,6 @@ class Bound:
         return next((e for e in self.entries if e.kind == "objective"), None)
 
     @property
-    def evaluated(self) -> list[_Entry]:
-        return [e for e in self.entries if e.kind == "evaluated"]
-
-    @property
     def priors(self) -> list[_Entry]:
         """TV before Lp (the order of actmax's keras-vis recipe, so sums round alike)."""
         kinds = (TotalVariation, LPNorm)

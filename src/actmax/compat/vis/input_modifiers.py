@@ -75,8 +75,6 @@ class Jitter(InputModifier):
         if type(self).pre is not Jitter.pre or type(self).post is not InputModifier.post:
             return None  # a subclass that changes the stored image runs as it is
         pixels = self.pixels(image_dims)
-        if not any(pixels):
-            return None
         if len(set(pixels)) == 1:
             return JitterTransform(pixels[0])
         return AxisJitter(tuple(pixels))
