@@ -24,6 +24,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import tempfile
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -51,9 +52,15 @@ def upstream_tests() -> Path:
 
 
 @pytest.fixture(scope="module")
-def rewritten(tmp_path_factory) -> Path:
+def rewritten():
+    """The rewritten tests, in a folder of their own (not pytest's numbered temporary folders,
+    which another pytest session of the same user may clean away meanwhile)."""
     tests = upstream_tests()
-    out = tmp_path_factory.mktemp("keras_vis_tests")
+    with tempfile.TemporaryDirectory(prefix="keras_vis_tests.") as folder:
+        yield _rewrite_all(tests, Path(folder))
+
+
+def _rewrite_all(tests: Path, out: Path) -> Path:
     for path in sorted(tests.rglob("*.py")):
         source = path.read_text()
         new = rewrite(source)
@@ -66,13 +73,17 @@ def rewritten(tmp_path_factory) -> Path:
     return out
 
 
-def run(folder: Path, flavour: str) -> dict[str, str]:
-    """Each upstream test's outcome: "passed", "failed" or "skipped"."""
+def run(folder: Path, flavour: str) -> tuple[dict[str, str], str]:
+    """Each upstream test's outcome ("passed", "failed" or "skipped"), and pytest's output."""
     report = folder / f"report-{flavour}.xml"
     env = dict(os.environ, ACTMAX_KERAS_VIS=flavour, KERAS_BACKEND="torch")
     command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-o", "addopts="]
     command += ["--rootdir", str(folder), f"--junitxml={report}", str(folder)]
-    subprocess.run(command, cwd=folder, env=env, capture_output=True, timeout=900, check=False)
+    done = subprocess.run(
+        command, cwd=folder, env=env, capture_output=True, text=True, timeout=900, check=False
+    )
+    output = (done.stdout + done.stderr)[-4000:]
+    assert report.exists(), output
     outcomes = {}
     for case in ET.parse(report).getroot().iter("testcase"):
         path = case.get("classname", "").replace(".", "/") + ".py"
@@ -82,16 +93,16 @@ def run(folder: Path, flavour: str) -> dict[str, str]:
         elif case.find("skipped") is not None:
             state = "skipped"
         outcomes[f"{path}::{case.get('name')}"] = state
-    return outcomes
+    return outcomes, output
 
 
 def test_every_upstream_test_passes_with_masters_flavour(rewritten):
-    outcomes = run(rewritten, "master")
+    outcomes, output = run(rewritten, "master")
     assert outcomes, "no upstream tests ran"
-    assert {k: v for k, v in outcomes.items() if v != "passed"} == {}
+    assert {k: v for k, v in outcomes.items() if v != "passed"} == {}, output
 
 
 def test_with_the_forks_flavour_only_masters_saliency_expectations_differ(rewritten):
-    outcomes = run(rewritten, "fork")
+    outcomes, output = run(rewritten, "fork")
     failed = {k for k, v in outcomes.items() if v != "passed"}
-    assert failed == set(FORK_DIFFERS) & set(outcomes)
+    assert failed == set(FORK_DIFFERS) & set(outcomes), output
