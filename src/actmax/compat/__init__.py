@@ -43,7 +43,9 @@ Where it deliberately differs from keras-vis:
 - with a `wrt_tensor` other than the input nothing is optimized, as in keras-vis, but the one
   evaluation is made once and shown to the callbacks `max_iter` times;
 - saliency's `wrt_tensor` and `keepdims` (master's) are keyword-only, since the fork's fifth
-  positional argument is `backprop_modifier`; Grad-CAM takes `grad_modifier` None or "negate";
+  positional argument is `backprop_modifier`; Grad-CAM takes `grad_modifier` None or "negate",
+  weighs each image's own gradients and upsamples bilinearly (the fork: OpenCV's bicubic
+  resize, master: SciPy's spline zoom);
 - batching many images into one optimization is `actmax.visualize`.
 
 keras-vis' own tests (its `tests/` folder) run on this API with only their imports changed
