@@ -262,6 +262,8 @@ def shift(x: torch.Tensor, offsets: torch.Tensor) -> torch.Tensor:
     """Roll every image of `x` (N, C, *spatial) by its own integer `offsets` (N, len(spatial)),
     wrapping around the border. Differentiable (one gather over the flattened image), exact."""
     n, c, *sizes = x.shape
+    if not sizes:  # a vector input has no positions to shift
+        return x
     index = None
     for axis, length in enumerate(sizes):
         positions = torch.arange(length, device=x.device)
