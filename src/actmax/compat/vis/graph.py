@@ -21,6 +21,7 @@ too), and the per-loss values keras-vis' callbacks print.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -206,8 +207,11 @@ def _model_of(target: Any) -> tuple[Any, Any]:
         return target, target.inputs[0]
     if isinstance(target, torch.nn.Module):
         return target, None
+    if isinstance(target, str | os.PathLike):  # a model file or run folder
+        return _model_of(as_adapter(target))
     raise ActmaxError(
-        "input_tensor is model.input (a Keras model), utils.model_input(model) or the model; "
+        "input_tensor is model.input (a Keras model), utils.model_input(model), the model or "
+        "its path; "
         f"got {type(target).__name__}"
     )
 
