@@ -33,8 +33,11 @@ from .figures import figure_jobs, save_figures
 from .folders import share_like_new_files, staged_cache_entry
 from .reading import reading
 from .realism import MIN_JUDGE_ACCURACY, JudgeConfig, RealismMeter, load_or_train_judge
+from .realism_probes import check_realism, probes
+from .realism_score import DEFINITION, RealismScore
 from .report import REPORT, write_report
 from .training import resolve_device
+from .vae import VAEConfig, load_or_train_vae
 
 DEFAULT_CACHE = Path("runs") / "cache"
 METRICS = "metrics.json"
@@ -61,6 +64,10 @@ def quick_settings(settings: LabSettings, keep: Collection[str] = ()) -> LabSett
 
 def quick_judge() -> JudgeConfig:
     return JudgeConfig(epochs=1, train_subset=QUICK_SUBSET)
+
+
+def quick_vae() -> VAEConfig:
+    return VAEConfig(epochs=2, train_subset=QUICK_SUBSET)
 
 
 @dataclass
@@ -197,6 +204,24 @@ def attribution(model: nn.Module, probs: np.ndarray, data: Mnist) -> tuple[dict,
     return {"gradcam_layer": cam_true.layer, "rows": rows}, draw
 
 
+def realism_metrics(model, meter, score, vae, data: Mnist, results) -> dict:
+    """The realism score checked in this run: how it ranks the images it must rank low (noise,
+    flat images, keras-vis' images at the lab's tv_weight, adversarial-looking images) against
+    every real test image, and how its mean falls on 200 test images under growing corruption."""
+    lab = results.images.get("recipe:lab")
+    keras_vis = lab.batch() if lab is not None else None
+    groups = probes(model, data.x_test[:20], data.y_test[:20], keras_vis=keras_vis)
+    base = torch.from_numpy(data.x_test[-200:])
+    checked = check_realism(score, meter.test_realism, groups, base)
+    record = vae.record()
+    return {
+        "definition": DEFINITION,
+        "unit_plural": "digits",
+        **checked,
+        "vae": {**record, "reused": vae.reused},
+    }
+
+
 def _clean(value):
     """JSON without NaN: non-finite floats become null, numpy scalars plain numbers."""
     if isinstance(value, dict):
@@ -279,12 +304,27 @@ def run_lab(
         f"judge: {'reused' if judge.reused else 'trained'}, "
         f"{100 * judge.test_accuracy:.2f}% on the test set"
     )
-    device = next(model.parameters()).device
-    meter = RealismMeter(model, judge.model.to(device), data.x_test, data.y_test)
     t = lap("judge", t)
+    vae = load_or_train_vae(
+        data.x_train,
+        data.x_test,
+        cache_root,
+        quick_vae() if settings.quick else VAEConfig(),
+        progress,
+    )
+    log(
+        f"VAE: {'reused' if vae.reused else f'trained in {vae.train_seconds:.0f} s'}, "
+        f"ELBO {vae.record()['test_elbo_nats']:.1f} nats per test image"
+    )
+    score = RealismScore(vae.model)
+    device = next(model.parameters()).device
+    meter = RealismMeter(model, judge.model.to(device), data.x_test, data.y_test, score)
+    t = lap("vae", t)
 
     results = run_experiments(model, meter, settings, data.x_test[:REAL_UNITS], progress=progress)
     t = lap("visualize", t)
+    realism = realism_metrics(model, meter, score, vae, data, results)
+    t = lap("realism", t)
 
     probs = _softmax(meter.test_logits)
     training, wrong_digits = part1(train_metrics, probs, data)
@@ -314,6 +354,7 @@ def run_lab(
                 "target_accuracy": MIN_JUDGE_ACCURACY,
             },
             "references": meter.references(),
+            "realism": realism,
             **results.metrics,
             "attribution": attribution_metrics,
             "files": {"report": REPORT, "metrics": METRICS, "model": MODEL_FILES[0]},
@@ -328,6 +369,7 @@ def run_lab(
         metrics["timing"] = {
             "model_reused": model_reused,
             "judge_reused": judge.reused,
+            "vae_reused": vae.reused,
             "stages_s": timing,
             "total_s": timing["total"],
         }

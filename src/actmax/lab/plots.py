@@ -183,7 +183,8 @@ def tv_choice(
     lab_choice: float | None = None,
     recipe: str | None = None,
 ) -> Figure:
-    """Realism (judge agreement and confidence, plausibility) and activation against tv_weight."""
+    """Realism (judge agreement and confidence, the realism score) and activation against
+    tv_weight."""
     tv = np.asarray(tv_weights, dtype=float)
 
     def series(key: str) -> np.ndarray:
@@ -192,8 +193,9 @@ def tv_choice(
     fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3.6))
     left.plot(tv, series("agreement"), marker="o", label="judge agreement (fraction)")
     left.plot(tv, series("confidence"), marker="s", label="judge confidence (mean)")
-    left.plot(tv, series("plausibility"), marker="^", label="plausibility (mean cosine)")
-    left.set_ylim(-0.03, 1.03)
+    realism = series("realism")
+    left.plot(tv, realism, marker="^", label="realism (mean, ink per nat)")
+    left.set_ylim(-0.03, max(1.03, 1.05 * float(np.nanmax(realism))))
     left.set_title(f"Realism ({recipe})" if recipe else "Realism")
     right.plot(tv, series("activation"), marker="o", color="tab:red", label="mean")
     right.plot(tv, series("min_activation"), marker="v", color="tab:purple", label="weakest class")
@@ -264,14 +266,14 @@ def softmax_evidence(
 def recipe_measures(
     classes: Sequence[int], measures: dict[str, dict[str, Sequence[float]]]
 ) -> Figure:
-    """Judge confidence, plausibility and activation per class, one bar per recipe."""
+    """Judge confidence, realism and activation per class, one bar per recipe."""
     idx = np.arange(len(classes))
     names = list(measures)
     width = 0.8 / max(len(names), 1)
     fig, axes = plt.subplots(1, 3, figsize=(12, 3.2))
     keys = (
         ("confidence", "Judge confidence"),
-        ("plausibility", "Plausibility"),
+        ("realism", "Realism (ink per nat)"),
         ("activation", "Activation"),
     )
     for ax, (key, label) in zip(axes, keys, strict=True):

@@ -1,0 +1,74 @@
+"""Realism: how much ink a VAE of the data set explains per nat of its description of the image.
+
+    realism(x) = (ink(x) + 1) / code(x)
+
+`code(x)` is the negative evidence lower bound of a VAE trained on the training set (nats: an
+upper bound on the length of the image's shortest description under the model), `ink(x)` the
+image's summed intensity (one fully inked pixel is 1). A real digit needs about one nat per unit
+of ink; noise, flat images and keras-vis' grey class images need five to twenty-five.
+
+Chosen by measurement (`benchmarks/realism_candidates.py`, MNIST, the lab CNN at 10 epochs, the
+VAE at 8): held-out real test images against 100 noise images, 11 flat images from black to
+white, 30 keras-vis class images at the lab's tv_weight and 30 adversarial-looking images, and
+300 test images under growing noise (sigma 0 to 1) and a growing blur mix (0 to 1):
+
+| candidate                          | bad images below real's 1st pct. | mean falls: noise, blur |
+|------------------------------------|----------------------------------|-------------------------|
+| this score                         | all, every group (AUROC 1.000)   | yes, yes (every image)  |
+| VAE ELBO per pixel                 | all but the black image          | yes, yes (every image)  |
+| ELBO minus a per-pixel Bernoulli's | all but the black image          | yes, yes                |
+| judge features: Mahalanobis (LDA)  | 73% of the flat images           | no, no                  |
+| judge features: nearest class mean | 1% of noise, no keras-vis image  | no, no                  |
+| judge features: 5 nearest neighb.  | 64% of the flat images           | no, no                  |
+| pixels: 5 nearest neighbours       | 73% of the flat images           | yes, no                 |
+
+The plain ELBO ranks the empty (black) canvas, MNIST's own background, above every real digit
+(-0.033 nats per pixel against a real median of -0.135): a likelihood rewards an image for
+having little to describe, the blind spot of likelihood-based scores (Nalisnick et al. 2019).
+Dividing the code by the ink it explains charges an image for the nats it needs per unit of
+content: the empty canvas still costs 26 nats for no ink (realism 0.04) while a real digit's
+median is about 1.07 and the lowest real test digit's about 0.42.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+
+from .vae import DenseVAE, elbo
+
+DEFINITION = (
+    "how much ink a VAE of the training set explains per nat of its code for the image: "
+    "(summed intensity + 1) / negative ELBO in nats. Higher is more real; noise, flat images and "
+    "keras-vis' grey images need many nats for each unit of ink, an empty canvas costs nats for "
+    "no ink at all."
+)
+INK_OFFSET = 1.0  # one pixel's worth of ink: an empty image's realism stays finite
+
+
+class RealismScore:
+    """Scores (N, C, H, W) images in [0, 1] (values outside are clipped); higher is more real."""
+
+    def __init__(self, vae: DenseVAE, samples: int = 4, seed: int = 0):
+        self.vae = vae.eval()
+        self.samples, self.seed = samples, seed
+
+    def code(self, images: torch.Tensor | np.ndarray) -> np.ndarray:
+        """The negative ELBO of each image, in nats (always > 0)."""
+        x = torch.as_tensor(images, dtype=torch.float32).clamp(0, 1)
+        return -elbo(self.vae, x, self.samples, self.seed) * x[0].numel()
+
+    def __call__(self, images: torch.Tensor | np.ndarray) -> np.ndarray:
+        x = torch.as_tensor(images, dtype=torch.float32).clamp(0, 1).cpu()
+        if len(x) == 0:
+            return np.zeros(0)
+        ink = x.flatten(1).sum(1).double().numpy()
+        return (ink + INK_OFFSET) / self.code(x)
+
+
+def real_range(scores: np.ndarray, quantiles: Sequence[float] = (0.0, 0.01, 0.5, 0.99, 1.0)):
+    """The spread of real images' realism: the given quantiles, keyed as 'q0', 'q1', 'q50'..."""
+    values = np.quantile(np.asarray(scores, dtype=np.float64), quantiles)
+    return {f"q{round(100 * q):g}": float(v) for q, v in zip(quantiles, values, strict=True)}
