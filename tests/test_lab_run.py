@@ -144,7 +144,7 @@ def test_measures_are_consistent(run):
     for r in m["classes"]["rows"]:
         assert r["activation"] == pytest.approx(r["logit"] / best[r["target"]])
         assert r["agreement"] == (r["judge_prediction"] == r["target"])
-        assert 0 <= r["confidence"] <= 1 and 0 <= r["plausibility"] <= 1 + 1e-9
+        assert 0 <= r["confidence"] <= 1 and r["realism"] > 0
 
 
 def test_same_seed_gives_the_same_numbers_and_reuses_the_model(run, tmp_path_factory):
