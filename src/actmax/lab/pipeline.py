@@ -27,14 +27,14 @@ from torch import nn
 from ..errors import ActmaxError
 from ..io import write_json
 from .checkpoint import load_model, save_model
-from .data import Mnist, load_mnist
+from .data import DATASETS, Dataset, load_dataset
 from .experiments import LabSettings, run_experiments
 from .figures import figure_jobs, save_figures
 from .folders import share_like_new_files, staged_cache_entry
 from .reading import reading
-from .realism import MIN_JUDGE_ACCURACY, JudgeConfig, RealismMeter, load_or_train_judge
-from .realism_probes import check_realism, probes
-from .realism_score import DEFINITION, RealismScore
+from .realism import JUDGE_TARGETS, JudgeConfig, RealismMeter, load_or_train_judge
+from .realism_probes import realism_metrics
+from .realism_score import RealismScore
 from .report import REPORT, write_report
 from .training import resolve_device
 from .vae import VAEConfig, load_or_train_vae
@@ -43,9 +43,9 @@ DEFAULT_CACHE = Path("runs") / "cache"
 METRICS = "metrics.json"
 MODEL_FILES = ("model.safetensors", "model.json")
 MISCLASSIFIED_SHOWN = 10
-ATTRIBUTION_DIGITS = (3, 4)  # correctly classified, misclassified
+ATTRIBUTION_IMAGES = (3, 4)  # correctly classified, misclassified
 QUICK_SUBSET = 3000
-REAL_UNITS = 2000  # test digits that set the yardstick of the units inside
+REAL_UNITS = 2000  # test images that set the yardstick of the units inside
 MEASURED_ON = (
     "the display image in [0, 1]: for actmax's recipe the optimized input itself, for keras-vis' "
     "its contrast stretch of the optimized input, which is what the lab plots"
@@ -53,7 +53,7 @@ MEASURED_ON = (
 
 
 def quick_settings(settings: LabSettings, keep: Collection[str] = ()) -> LabSettings:
-    """A demo in seconds: 1 epoch on 3,000 digits, 30 steps, three tv_weights per recipe.
+    """A demo in seconds: 1 epoch on 3,000 images, 30 steps, three tv_weights per recipe.
 
     Fields named in `keep` (the ones a user set explicitly) are left as they are.
     """
@@ -62,12 +62,12 @@ def quick_settings(settings: LabSettings, keep: Collection[str] = ()) -> LabSett
     return replace(settings, quick=True, train_subset=QUICK_SUBSET, **changes)
 
 
-def quick_judge() -> JudgeConfig:
-    return JudgeConfig(epochs=1, train_subset=QUICK_SUBSET)
+def quick_judge(dataset: str = "mnist") -> JudgeConfig:
+    return JudgeConfig(epochs=1, train_subset=QUICK_SUBSET, dataset=dataset)
 
 
-def quick_vae() -> VAEConfig:
-    return VAEConfig(epochs=2, train_subset=QUICK_SUBSET)
+def quick_vae(dataset: str = "mnist") -> VAEConfig:
+    return VAEConfig(epochs=2, train_subset=QUICK_SUBSET, dataset=dataset)
 
 
 @dataclass
@@ -80,14 +80,14 @@ class LabRun:
 Log = Callable[[str], None]
 
 
-def _subset(data: Mnist, n: int | None) -> Mnist:
+def _subset(data: Dataset, n: int | None) -> Dataset:
     if n is None:
         return data
-    return Mnist(data.x_train[:n], data.y_train[:n], data.x_test, data.y_test, data.source)
+    return replace(data, x_train=data.x_train[:n], y_train=data.y_train[:n])
 
 
 def trained_model(
-    settings: LabSettings, data: Mnist, cache_root: Path, progress: bool, log: Log
+    settings: LabSettings, data: Dataset, cache_root: Path, progress: bool, log: Log
 ) -> tuple[nn.Module, dict, bool]:
     """The lab CNN for these settings: from the cache, or trained now and cached.
 
@@ -95,8 +95,8 @@ def trained_model(
     """
     from .training import TrainConfig, train
 
-    config = TrainConfig(epochs=settings.epochs, seed=settings.seed)
-    name = f"lab_cnn-{config.key()[:12]}"
+    config = TrainConfig(epochs=settings.epochs, seed=settings.seed, dataset=settings.dataset)
+    name = f"lab_cnn-{settings.dataset}-{config.key()[:12]}"
     if settings.train_subset:
         name += f"-first{settings.train_subset}"
     folder = cache_root / name
@@ -122,8 +122,8 @@ def _softmax(logits: np.ndarray) -> np.ndarray:
     return z / z.sum(1, keepdims=True)
 
 
-def part1(train_metrics: dict, probs: np.ndarray, data: Mnist) -> tuple[dict, np.ndarray]:
-    """Part 1's numbers, and the most confidently misclassified test digits to show."""
+def part1(train_metrics: dict, probs: np.ndarray, data: Dataset) -> tuple[dict, np.ndarray]:
+    """Part 1's numbers, and the most confidently misclassified test images to show."""
     predicted = probs.argmax(1)
     wrong = np.flatnonzero(predicted != data.y_test)
     confident = wrong[np.argsort(-probs[wrong, predicted[wrong]], kind="stable")]
@@ -156,12 +156,12 @@ def part1(train_metrics: dict, probs: np.ndarray, data: Mnist) -> tuple[dict, np
     )
 
 
-def attribution(model: nn.Module, probs: np.ndarray, data: Mnist) -> tuple[dict, Callable]:
-    """Saliency and Grad-CAM for a few test digits, right and wrong, true and predicted class."""
+def attribution(model: nn.Module, probs: np.ndarray, data: Dataset) -> tuple[dict, Callable]:
+    """Saliency and Grad-CAM for a few test images, right and wrong, true and predicted class."""
     from ..attribution import grad_cam, rank_correlation, saliency
     from ..plots.attribution import plot_attribution_grid
 
-    right_n, wrong_n = ATTRIBUTION_DIGITS
+    right_n, wrong_n = ATTRIBUTION_IMAGES
     predicted = probs.argmax(1)
     right = [
         int(np.flatnonzero((predicted == data.y_test) & (data.y_test == c))[0])
@@ -195,7 +195,8 @@ def attribution(model: nn.Module, probs: np.ndarray, data: Mnist) -> tuple[dict,
         }
         for k, (i, t, p) in enumerate(zip(index, true, pred, strict=True))
     ]
-    labels = [f"#{i}: {t} → {p}" for i, t, p in zip(index, true, pred, strict=True)]
+    names = data.class_names
+    labels = [f"#{i}\n{names[t]} → {names[p]}" for i, t, p in zip(index, true, pred, strict=True)]
     colors = ["black" if t == p else "red" for t, p in zip(true, pred, strict=True)]
 
     def draw():
@@ -204,21 +205,19 @@ def attribution(model: nn.Module, probs: np.ndarray, data: Mnist) -> tuple[dict,
     return {"gradcam_layer": cam_true.layer, "rows": rows}, draw
 
 
-def realism_metrics(model, meter, score, vae, data: Mnist, results) -> dict:
-    """The realism score checked in this run: how it ranks the images it must rank low (noise,
-    flat images, keras-vis' images at the lab's tv_weight, adversarial-looking images) against
-    every real test image, and how its mean falls on 200 test images under growing corruption."""
-    lab = results.images.get("recipe:lab")
-    keras_vis = lab.batch() if lab is not None else None
-    groups = probes(model, data.x_test[:20], data.y_test[:20], keras_vis=keras_vis)
-    base = torch.from_numpy(data.x_test[-200:])
-    checked = check_realism(score, meter.test_realism, groups, base)
-    record = vae.record()
+def dataset_record(data: Dataset) -> dict:
+    """What the report says about the data: its name, its classes and what one example is."""
+    info = DATASETS[data.name]
     return {
-        "definition": DEFINITION,
-        "unit_plural": "digits",
-        **checked,
-        "vae": {**record, "reused": vae.reused},
+        "name": info.name,
+        "title": info.title,
+        "source": data.source,
+        "class_names": list(info.class_names),
+        "item": info.item,
+        "items": info.items,
+        "parts": info.parts,
+        "test_count": int(len(data.x_test)),
+        "image_size": list(data.x_test.shape[2:]),
     }
 
 
@@ -271,7 +270,7 @@ def run_lab(
     overwrite: bool = False,
     progress: bool = True,
     log: Log | None = None,
-    data: Mnist | None = None,
+    data: Dataset | None = None,
 ) -> LabRun:
     """Run the whole lab and write `out/` (report.html, metrics.json, figures/, the model)."""
     import actmax
@@ -295,23 +294,22 @@ def run_lab(
         return now
 
     t = time.perf_counter()
-    data = data or load_mnist()
+    data = data or load_dataset(settings.dataset)
+    if data.name != settings.dataset:
+        raise ActmaxError(f"the lab was asked for {settings.dataset} but given {data.name}")
     model, train_metrics, model_reused = trained_model(settings, data, cache_root, progress, log)
     t = lap("model", t)
-    judge_config = quick_judge() if settings.quick else JudgeConfig()
+    judge_config = (
+        quick_judge(settings.dataset) if settings.quick else JudgeConfig(dataset=settings.dataset)
+    )
     judge = load_or_train_judge(data, cache_root, judge_config, progress)
     log(
         f"judge: {'reused' if judge.reused else 'trained'}, "
         f"{100 * judge.test_accuracy:.2f}% on the test set"
     )
     t = lap("judge", t)
-    vae = load_or_train_vae(
-        data.x_train,
-        data.x_test,
-        cache_root,
-        quick_vae() if settings.quick else VAEConfig(),
-        progress,
-    )
+    vae_config = quick_vae(settings.dataset) if settings.quick else VAEConfig(dataset=data.name)
+    vae = load_or_train_vae(data.x_train, data.x_test, cache_root, vae_config, progress)
     log(
         f"VAE: {'reused' if vae.reused else f'trained in {vae.train_seconds:.0f} s'}, "
         f"ELBO {vae.record()['test_elbo_nats']:.1f} nats per test image"
@@ -323,11 +321,11 @@ def run_lab(
 
     results = run_experiments(model, meter, settings, data.x_test[:REAL_UNITS], progress=progress)
     t = lap("visualize", t)
-    realism = realism_metrics(model, meter, score, vae, data, results)
+    realism = realism_metrics(model, meter, vae, data, results)
     t = lap("realism", t)
 
     probs = _softmax(meter.test_logits)
-    training, wrong_digits = part1(train_metrics, probs, data)
+    training, wrong_images = part1(train_metrics, probs, data)
     attribution_metrics, attribution_figure = attribution(model, probs, data)
     t = lap("attribution", t)
 
@@ -348,10 +346,11 @@ def run_lab(
                 "python": platform.python_version(),
                 "threads": torch.get_num_threads(),
             },
+            "dataset": dataset_record(data),
             "training": training,
             "judge": {
                 **judge.record(),
-                "target_accuracy": MIN_JUDGE_ACCURACY,
+                "target_accuracy": JUDGE_TARGETS[settings.dataset],
             },
             "references": meter.references(),
             "realism": realism,
@@ -359,7 +358,7 @@ def run_lab(
             "attribution": attribution_metrics,
             "files": {"report": REPORT, "metrics": METRICS, "model": MODEL_FILES[0]},
         }
-        jobs = figure_jobs(results, metrics, wrong_digits)
+        jobs = figure_jobs(results, metrics, wrong_images)
         jobs["attribution"] = attribution_figure
         figures = save_figures(jobs, staging, progress)
         metrics["files"]["figures"] = [p.relative_to(staging).as_posix() for p in figures.values()]

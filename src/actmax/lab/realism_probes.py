@@ -178,3 +178,25 @@ def check_realism(
             }
         )
     return {"probes": probes_rows, "corruptions": corruptions}
+
+
+CORRUPTED = 200  # test images corrupted step by step in a lab run
+
+
+def realism_metrics(model: nn.Module, meter, vae, data, results) -> dict:
+    """The realism score checked in a lab run: how it ranks the images it must rank low (noise,
+    flat images, keras-vis' images at the lab's tv_weight, adversarial-looking images) against
+    every real test image, and its mean on the last test images under growing corruption."""
+    from .realism_score import DEFINITION
+
+    lab = results.images.get("recipe:lab")
+    keras_vis = lab.batch() if lab is not None else None
+    groups = probes(model, data.x_test[:20], data.y_test[:20], keras_vis=keras_vis)
+    base = torch.from_numpy(data.x_test[-CORRUPTED:])
+    checked = check_realism(meter.realism, meter.test_realism, groups, base)
+    return {
+        "definition": DEFINITION,
+        "corrupted": CORRUPTED,
+        **checked,
+        "vae": vae.record(),
+    }
