@@ -1,6 +1,6 @@
 """Which realism score? Every candidate measured on the images it must tell apart.
 
-    python benchmarks/realism_candidates.py [--cache runs/cache] [--dataset mnist]
+    python benchmarks/realism_candidates.py [--cache runs/cache] [--dataset fashion-mnist]
 
 Trains (or reuses from the lab's cache) the lab CNN, the judge and the VAE, then scores held-out
 real test images and the images a realism score must rank low: noise, constant images, keras-vis'
@@ -26,6 +26,7 @@ from actmax.lab.experiments import LabSettings
 from actmax.lab.pipeline import trained_model
 from actmax.lab.realism import JudgeConfig, load_or_train_judge
 from actmax.lab.realism_probes import blur_mix, noisy, probes
+from actmax.lab.realism_score import RealismScore
 from actmax.lab.vae import VAEConfig, elbo, load_or_train_vae
 
 NOISE_LEVELS = (0.0, 0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0)
@@ -93,15 +94,11 @@ def fit_candidates(data, judge, vae) -> dict:
         e = elbo(vae, x)
         return np.where(e > top, 2 * top - e, e)
 
-    def per_ink(x):  # nats the VAE needs per unit of ink (one fully inked pixel = 1)
-        ink = x.clamp(0, 1).flatten(1).sum(1).double().numpy()
-        return elbo(vae, x) * x[0].numel() / (ink + 1)
-
     return {
-        "vae_elbo_per_ink": per_ink,
+        "ink_per_nat": RealismScore(vae, content="ink"),
+        "pixels_per_nat": RealismScore(vae, content="pixels"),
         "vae_elbo_ratio": lambda x: elbo(vae, x) - marginal(x),
         "vae_elbo_typical": typical,
-        "vae_elbo": lambda x: elbo(vae, x),
         "vae_reconstruction": vae_recon,
         "judge_mahalanobis": mahalanobis,
         "judge_class_mean": class_mean,
@@ -111,10 +108,10 @@ def fit_candidates(data, judge, vae) -> dict:
 
 
 CANDIDATES = (
-    "vae_elbo_per_ink",
+    "ink_per_nat",
+    "pixels_per_nat",
     "vae_elbo_ratio",
     "vae_elbo_typical",
-    "vae_elbo",
     "vae_reconstruction",
     "judge_mahalanobis",
     "judge_class_mean",
@@ -143,13 +140,18 @@ def main() -> None:
     parser.add_argument("--vae-epochs", type=int, default=VAEConfig().epochs)
     args = parser.parse_args()
     torch.set_num_threads(1)
-    from actmax.lab.data import load_mnist
+    from actmax.lab.data import load_dataset
 
-    data = load_mnist()
-    model, _, _ = trained_model(LabSettings(device="cpu"), data, args.cache, False, print)
-    judge = load_or_train_judge(data, args.cache, JudgeConfig()).model
+    data = load_dataset(args.dataset)
+    settings = LabSettings(device="cpu", dataset=args.dataset)
+    model, _, _ = trained_model(settings, data, args.cache, False, print)
+    judge = load_or_train_judge(data, args.cache, JudgeConfig(dataset=args.dataset)).model
     vae = load_or_train_vae(
-        data.x_train, data.x_test, args.cache, VAEConfig(epochs=args.vae_epochs), progress=True
+        data.x_train,
+        data.x_test,
+        args.cache,
+        VAEConfig(epochs=args.vae_epochs, dataset=args.dataset),
+        progress=True,
     )
     began = time.perf_counter()
     scorers = fit_candidates(data, judge, vae.model)

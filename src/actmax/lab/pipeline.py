@@ -8,6 +8,7 @@ only when asked to (`overwrite=True`).
 
 from __future__ import annotations
 
+import copy
 import json
 import math
 import os
@@ -31,10 +32,13 @@ from .data import DATASETS, Dataset, load_dataset
 from .experiments import LabSettings, run_experiments
 from .figures import figure_jobs, save_figures
 from .folders import share_like_new_files, staged_cache_entry
+from .learned_prior import run_learned_prior
+from .learned_prior_report import figure_jobs as prior_figure_jobs
+from .learned_prior_report import reading as prior_reading
 from .reading import reading
 from .realism import JUDGE_TARGETS, JudgeConfig, RealismMeter, load_or_train_judge
 from .realism_probes import realism_metrics
-from .realism_score import RealismScore
+from .realism_score import CONTENT, RealismScore
 from .report import REPORT, write_report
 from .training import resolve_device
 from .vae import VAEConfig, load_or_train_vae
@@ -314,7 +318,7 @@ def run_lab(
         f"VAE: {'reused' if vae.reused else f'trained in {vae.train_seconds:.0f} s'}, "
         f"ELBO {vae.record()['test_elbo_nats']:.1f} nats per test image"
     )
-    score = RealismScore(vae.model)
+    score = RealismScore(vae.model, content=CONTENT.get(data.name, "pixels"))
     device = next(model.parameters()).device
     meter = RealismMeter(model, judge.model.to(device), data.x_test, data.y_test, score)
     t = lap("vae", t)
@@ -323,6 +327,18 @@ def run_lab(
     t = lap("visualize", t)
     realism = realism_metrics(model, meter, vae, data, results)
     t = lap("realism", t)
+    generator = copy.deepcopy(vae.model).to(device)
+    prior = run_learned_prior(
+        model,
+        generator,
+        meter,
+        settings,
+        results.metrics,
+        results.images,
+        item=DATASETS[data.name].item,
+        progress=progress,
+    )
+    t = lap("learned_prior", t)
 
     probs = _softmax(meter.test_logits)
     training, wrong_images = part1(train_metrics, probs, data)
@@ -355,11 +371,13 @@ def run_lab(
             "references": meter.references(),
             "realism": realism,
             **results.metrics,
+            "learned_prior": prior.metrics,
             "attribution": attribution_metrics,
             "files": {"report": REPORT, "metrics": METRICS, "model": MODEL_FILES[0]},
         }
         jobs = figure_jobs(results, metrics, wrong_images)
         jobs["attribution"] = attribution_figure
+        jobs.update(prior_figure_jobs({**results.images, **prior.images}, metrics))
         figures = save_figures(jobs, staging, progress)
         metrics["files"]["figures"] = [p.relative_to(staging).as_posix() for p in figures.values()]
         save_model(model, staging, "lab_cnn")
@@ -374,6 +392,7 @@ def run_lab(
         }
         metrics = _clean(metrics)
         text = reading(metrics)
+        text["learned_prior"] = prior_reading(metrics)
         metrics["reading"] = text
         write_json(staging / METRICS, metrics)
         write_report(staging, metrics, figures, text)

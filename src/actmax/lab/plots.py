@@ -53,7 +53,7 @@ def tv_choice(
     left.plot(tv, series("agreement"), marker="o", label="judge agreement (fraction)")
     left.plot(tv, series("confidence"), marker="s", label="judge confidence (mean)")
     realism = series("realism")
-    left.plot(tv, realism, marker="^", label="realism (mean, ink per nat)")
+    left.plot(tv, realism, marker="^", label="realism (mean)")
     left.set_ylim(-0.03, max(1.03, 1.05 * float(np.nanmax(realism))))
     left.set_title(f"Realism ({recipe})" if recipe else "Realism")
     right.plot(tv, series("activation"), marker="o", color="tab:red", label="mean")
@@ -141,7 +141,7 @@ def recipe_measures(
     fig, axes = plt.subplots(1, 3, figsize=(12, 3.2))
     keys = (
         ("confidence", "Judge confidence"),
-        ("realism", "Realism (ink per nat)"),
+        ("realism", "Realism"),
         ("activation", "Activation"),
     )
     for ax, (key, label) in zip(axes, keys, strict=True):

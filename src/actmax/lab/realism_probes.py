@@ -187,7 +187,7 @@ def realism_metrics(model: nn.Module, meter, vae, data, results) -> dict:
     """The realism score checked in a lab run: how it ranks the images it must rank low (noise,
     flat images, keras-vis' images at the lab's tv_weight, adversarial-looking images) against
     every real test image, and its mean on the last test images under growing corruption."""
-    from .realism_score import DEFINITION
+    from .realism_score import DEFINITIONS
 
     lab = results.images.get("recipe:lab")
     keras_vis = lab.batch() if lab is not None else None
@@ -195,7 +195,8 @@ def realism_metrics(model: nn.Module, meter, vae, data, results) -> dict:
     base = torch.from_numpy(data.x_test[-CORRUPTED:])
     checked = check_realism(meter.realism, meter.test_realism, groups, base)
     return {
-        "definition": DEFINITION,
+        "definition": DEFINITIONS[meter.realism.content],
+        "content": meter.realism.content,
         "corrupted": CORRUPTED,
         **checked,
         "vae": vae.record(),

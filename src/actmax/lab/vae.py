@@ -1,7 +1,7 @@
 """A small VAE of the lab's images: its decoder is the learned image prior (image = G(z)), its
 evidence lower bound a candidate realism score.
 
-Encoder: dense 512 -> dense 256 -> mean and log-variance of a 16-d z; decoder: dense 256 ->
+Encoder: dense 512 -> dense 256 -> mean and log-variance of a 32-d z; decoder: dense 256 ->
 dense 512 -> one logit per pixel, whose sigmoid is the image. The likelihood is Bernoulli per
 pixel (binary cross-entropy against the grey levels), the prior on z a standard normal. Dense
 layers, as in Kingma and Welling's VAE: a convolutional one was 3-4x slower per batch on the
@@ -34,7 +34,7 @@ from .models import ARCHITECTURES, glorot_uniform_
 
 VAE_ARCHITECTURE = "dense_vae"
 VAE_RECORD = "vae.json"
-DESCRIPTION = "dense 512 -> 256 -> 16-d z -> 256 -> 512 -> pixels, Bernoulli likelihood"
+DESCRIPTION = "dense 512 -> 256 -> 32-d z -> 256 -> 512 -> pixels, Bernoulli likelihood"
 
 
 def _dense(sizes: list[int]) -> nn.Sequential:
@@ -140,11 +140,11 @@ class VAEConfig:
     """Everything that decides the VAE's weights; `key` names its cache folder."""
 
     seed: int = 2
-    epochs: int = 8
+    epochs: int = 10
     batch_size: int = 128
     learning_rate: float = 2e-3
     lr_decay: float = 0.75  # per epoch
-    latent: int = 16
+    latent: int = 32
     hidden: tuple[int, ...] = (512, 256)
     train_subset: int | None = None  # first N training images (None: all)
     dataset: str = "mnist"
