@@ -156,3 +156,27 @@ def test_vae_training_is_seeded_and_cached(tmp_path):
     ):
         torch.testing.assert_close(a, b, rtol=0, atol=0)
     assert VAEConfig(seed=3).key != VAEConfig().key
+
+
+def test_on_fashion_mnist_the_canvas_score_ranks_noise_low_and_falls_with_corruption():
+    from fashion_helpers import fashion_mnist
+
+    from actmax.lab.realism_score import CONTENT
+
+    data = fashion_mnist()
+    assert CONTENT["fashion-mnist"] == "pixels"
+    config = VAEConfig(epochs=3, train_subset=12_000, dataset="fashion-mnist")
+    vae = train_vae(data.x_train, data.x_test[:500], config)
+    score = RealismScore(vae.model, content="pixels")
+    real = score(torch.from_numpy(data.x_test[-REAL:]))
+    assert score(noise_images(100, (1, 28, 28), seed=3)).max() < real.min()
+    # The canvas score orders images as the ELBO does.
+    x = torch.from_numpy(data.x_test[:50])
+    np.testing.assert_array_equal(np.argsort(score(x)), np.argsort(elbo(score.vae, x)))
+    base = torch.from_numpy(data.x_test[-200:])
+    for corrupt, levels in (
+        (lambda t: noisy(base, t, seed=1), (0.0, 0.1, 0.2, 0.4, 0.7, 1.0)),
+        (lambda t: blur_mix(base, t), (0.0, 0.25, 0.5, 0.75, 1.0)),
+    ):
+        means = np.array([score(corrupt(t)).mean() for t in levels])
+        assert np.all(np.diff(means) < 0), means
