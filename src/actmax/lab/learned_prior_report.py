@@ -101,6 +101,20 @@ def reading(m: dict) -> Paragraphs:
         f"the range of the real test {items} of their class; the pixel prior's images score "
         f"{p['realism']:.2f}, {p['within_real_range']} of {n} within that range."
     ]
+    outside = [r for r in rows if not r["within_real_range"]]
+    if outside:
+        above = [r for r in outside if r["realism"] > r["real_realism_range"][1]]
+        below = [r for r in outside if r["realism"] < r["real_realism_range"][0]]
+        parts = []
+        if above:
+            parts.append(
+                "above the most real test "
+                f"{item} of its class for {', '.join(names[r['target']] for r in above)} (the "
+                "decoder's smooth drawings are more likely under the VAE than any real one)"
+            )
+        if below:
+            parts.append(f"below the least real for {', '.join(names[r['target']] for r in below)}")
+        text.append("The learned prior's realism lies " + " and ".join(parts) + ".")
     weak = [r for r in rows if r["activation"] < 1]
     if weak:
         text.append(
