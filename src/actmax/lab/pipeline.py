@@ -71,7 +71,7 @@ def quick_judge(dataset: str = "mnist") -> JudgeConfig:
 
 
 def quick_vae(dataset: str = "mnist") -> VAEConfig:
-    return VAEConfig(epochs=2, train_subset=QUICK_SUBSET, dataset=dataset)
+    return VAEConfig(epochs=1, train_subset=QUICK_SUBSET, dataset=dataset)
 
 
 @dataclass
@@ -325,7 +325,7 @@ def run_lab(
 
     results = run_experiments(model, meter, settings, data.x_test[:REAL_UNITS], progress=progress)
     t = lap("visualize", t)
-    realism = realism_metrics(model, meter, vae, data, results)
+    realism = realism_metrics(model, meter, vae, data, results, settings.iterations)
     t = lap("realism", t)
     generator = copy.deepcopy(vae.model).to(device)
     prior = run_learned_prior(

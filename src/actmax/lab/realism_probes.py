@@ -69,9 +69,11 @@ def adversarial_images(
     y: np.ndarray,
     n_classes: int = 10,
     iterations: int = ADVERSARIAL_STEPS,
+    grown_iterations: int | None = None,
 ) -> torch.Tensor:
-    """Real images pushed to the next class's logit, and every class grown from noise, both with
-    no regularizer and no jitter: only the network's gradient shapes them."""
+    """Real images pushed to the next class's logit (`iterations` steps), and every class grown
+    from noise (`grown_iterations`; None: the recipe's), both with no regularizer and no jitter:
+    only the network's gradient shapes them."""
     targets = [(int(c) + 1) % n_classes for c in y]
     pushed = visualize(
         model,
@@ -90,6 +92,7 @@ def adversarial_images(
         tv_weight=0.0,
         lp_weight=0.0,
         jitter=0,
+        iterations=grown_iterations,
     )
     return torch.cat([_images(pushed), _images(grown)])
 
@@ -122,18 +125,25 @@ def probes(
     y_real: np.ndarray,
     seed: int = 0,
     keras_vis: torch.Tensor | None = None,
+    iterations: int | None = None,
 ) -> dict[str, torch.Tensor]:
     """Every group of images a realism score must rank low, for the lab CNN `model`.
 
     `x_real`, `y_real`: a few real images (and labels) to push to other classes; `keras_vis`:
-    keras-vis' class images when they are already made (else three per class are).
+    keras-vis' class images when they are already made (else three per class are);
+    `iterations`: the optimizations' steps (None: each probe's own).
     """
+    steps = ADVERSARIAL_STEPS if iterations is None else min(iterations, ADVERSARIAL_STEPS)
     shape = tuple(x_real.shape[1:])
     return {
         "noise": noise_images(100, shape, seed),
         "constant": constant_images(shape),
-        "keras-vis": keras_vis if keras_vis is not None else keras_vis_images(model, seeds=3),
-        "adversarial": adversarial_images(model, torch.from_numpy(x_real), y_real),
+        "keras-vis": keras_vis
+        if keras_vis is not None
+        else keras_vis_images(model, seeds=3, iterations=iterations),
+        "adversarial": adversarial_images(
+            model, torch.from_numpy(x_real), y_real, iterations=steps, grown_iterations=iterations
+        ),
     }
 
 
@@ -183,7 +193,9 @@ def check_realism(
 CORRUPTED = 200  # test images corrupted step by step in a lab run
 
 
-def realism_metrics(model: nn.Module, meter, vae, data, results) -> dict:
+def realism_metrics(
+    model: nn.Module, meter, vae, data, results, iterations: int | None = None
+) -> dict:
     """The realism score checked in a lab run: how it ranks the images it must rank low (noise,
     flat images, keras-vis' images at the lab's tv_weight, adversarial-looking images) against
     every real test image, and its mean on the last test images under growing corruption."""
@@ -191,7 +203,9 @@ def realism_metrics(model: nn.Module, meter, vae, data, results) -> dict:
 
     lab = results.images.get("recipe:lab")
     keras_vis = lab.batch() if lab is not None else None
-    groups = probes(model, data.x_test[:20], data.y_test[:20], keras_vis=keras_vis)
+    groups = probes(
+        model, data.x_test[:20], data.y_test[:20], keras_vis=keras_vis, iterations=iterations
+    )
     base = torch.from_numpy(data.x_test[-CORRUPTED:])
     checked = check_realism(meter.realism, meter.test_realism, groups, base)
     return {

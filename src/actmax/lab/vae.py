@@ -34,7 +34,7 @@ from .models import ARCHITECTURES, glorot_uniform_
 
 VAE_ARCHITECTURE = "dense_vae"
 VAE_RECORD = "vae.json"
-DESCRIPTION = "dense 512 -> 256 -> 32-d z -> 256 -> 512 -> pixels, Bernoulli likelihood"
+DESCRIPTION = "dense 512 → 256 → 32-d z → 256 → 512 → pixels, Bernoulli likelihood"
 
 
 def _dense(sizes: list[int]) -> nn.Sequential:
