@@ -24,10 +24,11 @@ from torch import nn
 
 from ..engine import visualize
 from ..objectives import Objective, logit
+from ..parallel import cpu_threads
 from ..param import Latent
 from ..recipes import ACTMAX
 from ..regularizers import LatentPrior
-from .experiments import VISUALIZE_THREADS, Images, LabSettings, torch_threads
+from .experiments import VISUALIZE_THREADS, Images, LabSettings
 from .realism import Measures, RealismMeter
 
 LATENT_WEIGHTS = (1.0, 2.0, 4.0, 8.0)
@@ -65,7 +66,7 @@ def _optimize(
     |z| (the prior's typical norm is the square root of the latent size)."""
     rows = [(w, k, s) for w in weights for k in range(len(objectives)) for s in range(starts)]
     latent = int(generator.latent)
-    with torch_threads(VISUALIZE_THREADS):
+    with cpu_threads(VISUALIZE_THREADS):
         result = visualize(
             model,
             [objectives[k] for _, k, _ in rows],
