@@ -137,7 +137,7 @@ def test_overlay_is_keras_vis_blend():
 
 def test_unsupported_options_and_bad_inputs_are_one_clear_error(pair, digit):
     model = pair[1]
-    with pytest.raises(ActmaxError, match="wrt_tensor is not supported"):
+    with pytest.raises(ActmaxError, match="wrt_tensor is a model tensor"):
         visualize_activation(model, 9, 0, wrt_tensor=object())
     with pytest.raises(TypeError, match="unexpected arguments: \\['learning_rate'\\]"):
         visualize_activation(model, 9, 0, learning_rate=0.1)

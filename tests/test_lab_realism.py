@@ -92,13 +92,18 @@ class FixedJudge(nn.Module):
         return self.toy.logits(x) * 5
 
 
+def mean_intensity(images: torch.Tensor) -> np.ndarray:
+    """A stand-in realism score whose values are known."""
+    return images.flatten(1).mean(1).double().numpy()
+
+
 @pytest.fixture
 def toy_meter():
     rng = np.random.default_rng(0)
     x = rng.uniform(0, 1, size=(30, 1, 2, 2)).astype(np.float32)
     y = np.arange(30) % 3
     toy = ToyLab()
-    return RealismMeter(toy, FixedJudge(toy), x, y, feature_layer="feat"), x, y
+    return RealismMeter(toy, FixedJudge(toy), x, y, mean_intensity, feature_layer="feat"), x, y
 
 
 def test_best_real_digit_scores_activation_one(toy_meter):
@@ -112,26 +117,27 @@ def test_best_real_digit_scores_activation_one(toy_meter):
         assert m.activation[0] == pytest.approx(1.0)
 
 
-def test_plausibility_is_the_mean_cosine_to_the_class(toy_meter):
+def test_realism_is_the_given_score_and_real_images_set_its_yardsticks(toy_meter):
     meter, x, y = toy_meter
     probe = torch.tensor([[[[0.9, 0.1], [0.3, 0.0]]], [[[0.0, 0.2], [0.7, 0.7]]]])
     m = meter.measure(probe, [0, 2])
-    for row, c in enumerate([0, 2]):
-        real = x[y == c].reshape(-1, 4)
-        v = probe[row].reshape(4).numpy()
-        cos = real @ v / (np.linalg.norm(real, axis=1) * np.linalg.norm(v))
-        assert m.plausibility[row] == pytest.approx(cos.mean(), rel=1e-5)
-
-
-def test_real_plausibility_is_leave_one_out(toy_meter):
-    meter, x, y = toy_meter
+    np.testing.assert_allclose(m.realism, [0.325, 0.4], rtol=1e-6)
+    real = x.reshape(len(x), -1).mean(1)
     for c in range(3):
-        real = x[y == c].reshape(-1, 4)
-        unit = real / np.linalg.norm(real, axis=1, keepdims=True)
-        sims = unit @ unit.T
-        n = len(real)
-        expected = ((sims.sum(1) - 1) / (n - 1)).mean()
-        assert meter.real_plausibility[c] == pytest.approx(expected, rel=1e-5)
+        assert meter.real_realism[c] == pytest.approx(np.median(real[y == c]), rel=1e-6)
+        assert meter.realism_range[c].tolist() == pytest.approx(
+            [real[y == c].min(), real[y == c].max()], rel=1e-6
+        )
+    assert m.summary()["realism"] == pytest.approx(0.3625)
+    assert m.summary()["min_realism"] == pytest.approx(0.325)
+
+
+def test_class_similarity_is_the_cosine_of_mean_unit_features(toy_meter):
+    meter, x, y = toy_meter
+    unit = x.reshape(len(x), -1) / np.linalg.norm(x.reshape(len(x), -1), axis=1, keepdims=True)
+    a, b = unit[y == 0].mean(0), unit[y == 2].mean(0)
+    expected = a @ b / (np.linalg.norm(a) * np.linalg.norm(b))
+    assert meter.class_similarity(0, 2) == pytest.approx(expected, rel=1e-5)
 
 
 def test_judge_agreement_and_confidence(toy_meter):
@@ -158,11 +164,10 @@ def test_measure_rejects_bad_targets(toy_meter):
 def test_meter_on_the_lab_cnn_shapes(lab_model):
     data = load_mnist()
     judge = build_model("judge_cnn", seed=5)
-    meter = RealismMeter(lab_model, judge, data.x_test[:500], data.y_test[:500])
+    meter = RealismMeter(lab_model, judge, data.x_test[:500], data.y_test[:500], mean_intensity)
     m = meter.measure(torch.rand(4, 1, 28, 28), [0, 3, 7, 9])
-    assert len(m) == 4 and m.plausibility.shape == (4,)
+    assert len(m) == 4 and m.realism.shape == (4,)
     assert np.all((m.confidence >= 0) & (m.confidence <= 1))
-    assert np.all((m.plausibility >= 0) & (m.plausibility <= 1 + 1e-6))  # ReLU features
     assert len(m.rows()) == 4 and set(m.select([1, 2]).target) == {3, 7}
 
 

@@ -22,6 +22,7 @@ SECTIONS = (
     "pairs",
     "layers",
     "recipes",
+    "learned-prior",
     "attribution",
     "reading",
     "measures",
@@ -144,7 +145,7 @@ def test_measures_are_consistent(run):
     for r in m["classes"]["rows"]:
         assert r["activation"] == pytest.approx(r["logit"] / best[r["target"]])
         assert r["agreement"] == (r["judge_prediction"] == r["target"])
-        assert 0 <= r["confidence"] <= 1 and 0 <= r["plausibility"] <= 1 + 1e-9
+        assert 0 <= r["confidence"] <= 1 and r["realism"] > 0
 
 
 def test_same_seed_gives_the_same_numbers_and_reuses_the_model(run, tmp_path_factory):
@@ -199,3 +200,24 @@ def test_bad_options_give_one_line(tmp_path, capsys, args, message):
 def test_metrics_json_is_strict_json(run):
     text = (run.out / "metrics.json").read_text()
     json.loads(text, parse_constant=lambda c: pytest.fail(f"non-JSON constant {c}"))
+
+
+def test_learned_prior_beside_the_pixel_prior(run):
+    m = run.metrics
+    lp = m["learned_prior"]
+    assert lp["latent_weights"] == [2.0] and lp["chosen_weight"] == 2.0 and lp["starts"] == 2
+    assert len(lp["rows"]) == 10 and len(lp["pairs"]) == len(m["pairs"]["rows"])
+    best = m["references"]["best_real_logit"]
+    low_high = m["references"]["realism_range"]
+    for r, pixel in zip(lp["rows"], m["classes"]["rows"], strict=True):
+        assert r["pixel"] == pixel  # the pixel prior's images are the lab's own class images
+        assert r["activation"] == pytest.approx(r["logit"] / best[r["target"]])
+        lo, hi = low_high[r["target"]]
+        assert r["within_real_range"] == (lo <= r["realism"] <= hi)
+        assert r["activation_kept"] == pytest.approx(r["activation"] / pixel["activation"])
+    t = lp["targets"]
+    assert t["all_recognized"] == all(r["agreement"] for r in lp["rows"])
+    assert t["all_at_least_best_real"] == all(r["activation"] >= 1 for r in lp["rows"])
+    assert m["reading"]["learned_prior"] and {"prior_classes", "prior_pairs"} <= {
+        f.split("/")[-1].removesuffix(".png") for f in m["files"]["figures"]
+    }

@@ -11,11 +11,11 @@ from actmax.lab.report import png_size
 from actmax.plots.grid import DPI, image_grid
 
 
-def summary(recognized, confidence, plausibility, min_activation):
+def summary(recognized, confidence, realism, min_activation):
     return {
         "recognized": recognized,
         "confidence": confidence,
-        "plausibility": plausibility,
+        "realism": realism,
         "min_activation": min_activation,
     }
 
@@ -31,9 +31,11 @@ def test_rule_prefers_recognition_among_strong_enough_images():
     assert choose_tv_weight(tvs, summaries) == (2.0, [0.5, 1.0, 2.0])
 
 
-def test_rule_breaks_ties_by_confidence_then_plausibility():
-    summaries = [summary(10, 0.8, 0.5, 1.2), summary(10, 0.8, 0.6, 1.2), summary(10, 0.7, 0.9, 2)]
+def test_rule_breaks_ties_by_realism_then_confidence():
+    summaries = [summary(10, 0.9, 0.5, 1.2), summary(10, 0.7, 0.6, 1.2), summary(9, 0.99, 0.9, 2)]
     assert choose_tv_weight([1, 2, 4], summaries)[0] == 2.0
+    summaries = [summary(10, 0.8, 0.6, 1.2), summary(10, 0.9, 0.6, 1.2)]
+    assert choose_tv_weight([1, 2], summaries)[0] == 2.0
 
 
 def test_rule_falls_back_to_the_strongest_weakest_class():

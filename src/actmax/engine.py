@@ -525,8 +525,11 @@ def _image_shape(shape) -> tuple[int, ...]:
             "the model does not say what input it takes: pass input_shape=(C, H, W) or seed_input"
         )
     shape = tuple(int(s) for s in shape)
-    if len(shape) < 2 or any(s < 1 for s in shape):
-        raise ActmaxError(f"input_shape must be (C, H, W) with sizes >= 1, got {shape}")
+    if len(shape) < 1 or any(s < 1 for s in shape):
+        raise ActmaxError(
+            f"input_shape must be (C, H, W), or (F,) for a vector input, with sizes >= 1, "
+            f"got {shape}"
+        )
     return shape
 
 
@@ -536,7 +539,7 @@ def _seed_images(seed_input, n: int, expected, dtype: torch.dtype) -> torch.Tens
     expected = tuple(expected) if expected is not None else None
     if expected is not None and x.dim() == len(expected):
         x = x.unsqueeze(0).expand(n, *x.shape)
-    shape_ok = x.dim() >= 3 and x.shape[0] == n
+    shape_ok = x.dim() >= (2 if expected is not None else 3) and x.shape[0] == n
     if expected is not None:
         shape_ok = shape_ok and tuple(x.shape[1:]) == expected
     if not shape_ok:

@@ -332,6 +332,8 @@ def shift(x: torch.Tensor, offsets: torch.Tensor) -> torch.Tensor:
         offsets: integer shifts (N, len(spatial)), one per row and spatial axis.
     """
     n, c, *sizes = x.shape
+    if not sizes:  # a vector input has no positions to shift
+        return x
     index = None
     for axis, length in enumerate(sizes):
         positions = torch.arange(length, device=x.device)

@@ -375,8 +375,16 @@ def frozen_clone(
     """
     keras = import_keras()
     target = torch.device(device) if device is not None else None
+    # the layers' own activation functions, so that a custom one (not registered with Keras)
+    # is found by name when the clone is rebuilt from the configs
+    functions = {
+        fn.__name__: fn
+        for layer in _all_layers(model).values()
+        if callable(fn := getattr(layer, "activation", None)) and hasattr(fn, "__name__")
+    }
     try:
-        clone = keras.models.clone_model(model, recursive=True)
+        with keras.saving.custom_object_scope(functions):
+            clone = keras.models.clone_model(model, recursive=True)
     except Exception as error:
         raise ActmaxError(
             f"the Keras model {model.name!r} cannot be rebuilt from its config ({error}); "

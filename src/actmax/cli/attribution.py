@@ -14,28 +14,33 @@ from ..io import save_figure
 from .common import MODEL_HELP, check_figure, layer_spec, model_options, open_model, read_image
 
 
-def load_image(spec: str, input_shape: tuple[int, ...]) -> tuple[np.ndarray, str, int | None]:
-    """An MNIST test digit (an index) or an image file, as the model's input (C, H, W) in [0, 1].
+def load_image(
+    spec: str, input_shape: tuple[int, ...], dataset: str = "mnist"
+) -> tuple[np.ndarray, str, str | None]:
+    """A test image of `dataset` (an index) or an image file, as the model's input (C, H, W) in
+    [0, 1].
 
-    spec: the --image value. input_shape: the model's input (C, H, W).
-    Returns the image, a description (which says when a file was resized) and the true label
-    (None for a file).
+    spec: the --image value. input_shape: the model's input (C, H, W). dataset: the lab data
+    set whose test images an index picks ("mnist", "fashion-mnist").
+    Returns the image, a description (which says when a file was resized) and the true label's
+    name (None for a file).
     """
     if re.fullmatch(r"[+-]?\d+", spec.strip()):
-        from ..lab.data import load_mnist
+        from ..lab.data import load_dataset
 
         index = int(spec)
-        mnist = load_mnist()
-        count = len(mnist.x_test)
+        data = load_dataset(dataset)
+        title, count = data.info.title, len(data.x_test)
         if not 0 <= index < count:
-            raise ActmaxError(f"--image {index}: the MNIST test set has digits 0..{count - 1}")
-        image = mnist.x_test[index]
+            raise ActmaxError(f"--image {index}: the {title} test set has images 0..{count - 1}")
+        image = data.x_test[index]
         if image.shape != tuple(input_shape):
             raise ActmaxError(
-                f"this model takes {tuple(input_shape)} images, not MNIST digits {image.shape}; "
-                "give an image file"
+                f"this model takes {tuple(input_shape)} images, not {title} images "
+                f"{image.shape}; give an image file"
             )
-        return image, f"MNIST test digit #{index}", int(mnist.y_test[index])
+        label = data.class_names[int(data.y_test[index])]
+        return image, f"{title} test {data.info.item} #{index}", label
     image, description = read_image(Path(spec), input_shape)
     return image, description, None
 
@@ -51,7 +56,8 @@ def _explain(
         raise ActmaxError(
             f"the model in {model} does not say what input it takes: give --input-shape C,H,W"
         )
-    pixels, description, label = load_image(image, tuple(adapter.input_shape))
+    dataset = _dataset(model)
+    pixels, description, label = load_image(image, tuple(adapter.input_shape), dataset)
     result = attribution.explain(adapter, pixels, target, method, device=loaded.device, **options)
     explained = result.targets[0]
     predicted = int(result.predictions[0]) if result.predictions is not None else None
@@ -59,7 +65,7 @@ def _explain(
     if label is not None:
         facts.append(f"label {label}")
     if predicted is not None:
-        facts.append(f"predicted {predicted}")
+        facts.append(f"predicted {_class_name(dataset, predicted) if label else predicted}")
     name = {"gradcam": "Grad-CAM", "gradcam++": "Grad-CAM++"}.get(method, f"{method} saliency")
     where = f" on layer {result.layer}" if result.layer else ""
     from ..plots.attribution import plot_attribution
@@ -75,6 +81,20 @@ def _explain(
     click.echo(f"wrote {out}: {name}{where} for {explained} ({', '.join(facts)})")
 
 
+def _dataset(model: Path) -> str:
+    """The data set whose test images `--image N` picks: the run folder's, else MNIST."""
+    from ..lab.runs import RunFolder
+
+    return RunFolder(model).dataset() if model.is_dir() else "mnist"
+
+
+def _class_name(dataset: str, index: int) -> str:
+    from ..lab.data import DATASETS
+
+    names = DATASETS[dataset].class_names
+    return names[index] if 0 <= index < len(names) else str(index)
+
+
 def _common(command):
     """Options shared by both commands (added bottom-up, so they read in this order)."""
     decorators = [
@@ -82,8 +102,8 @@ def _common(command):
         click.option(
             "--image",
             required=True,
-            help="A PNG or JPEG of any size (resized to the model's input), or an MNIST "
-            "test-set index.",
+            help="A PNG or JPEG of any size (resized to the model's input), or an index into the "
+            "test set the run folder's model was trained on (MNIST for a model file).",
         ),
         click.option(
             "--target",

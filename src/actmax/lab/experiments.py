@@ -62,9 +62,9 @@ VISUALIZE_THREADS = 1
 RULE = (
     "among the tv_weights at which every class image still drives its logit at least as high as "
     "the best real test {item} of its class (activation >= 1), take the one whose images the "
-    "independent classifier recognizes most often, then with the highest mean confidence, then "
-    "the highest mean plausibility; if no tv_weight keeps every class at 1 or more, take the one "
-    "with the strongest weakest class."
+    "independent classifier recognizes most often, then with the highest mean realism, then the "
+    "highest mean confidence; if no tv_weight keeps every class at 1 or more, take the one with "
+    "the strongest weakest class."
 )
 
 
@@ -280,7 +280,7 @@ def choose_tv_weight(
     ]
     if eligible:
         tv, _ = max(
-            eligible, key=lambda e: (e[1]["recognized"], e[1]["confidence"], e[1]["plausibility"])
+            eligible, key=lambda e: (e[1]["recognized"], e[1]["realism"], e[1]["confidence"])
         )
     else:
         tv, _ = max(zip(tv_weights, summaries, strict=True), key=lambda e: e[1]["min_activation"])
@@ -413,14 +413,14 @@ def _sweep_measures(blocks: dict[str, Images], tvs: Sequence[float], column: int
     sweep = [blocks[f"sweep:{tv}"] for tv in tvs]
     summaries = [b.measures.summary() for b in sweep]
     chosen, eligible = choose_tv_weight(tvs, summaries)
-    plausibility = [s["plausibility"] for s in summaries]
+    realism = [s["realism"] for s in summaries]
     return {
         "tv_weights": list(tvs),
         "per_tv": [dict(tv_weight=tv, **s) for tv, s in zip(tvs, summaries, strict=True)],
         "chosen": chosen,
         "eligible": eligible,
         "chosen_summary": dict(tv_weight=chosen, **summaries[tvs.index(chosen)]),
-        "plausibility_range": [min(plausibility), max(plausibility)],
+        "realism_span": [min(realism), max(realism)],
         "target_rows": [
             dict(b.measures.select([column]).rows()[0], tv_weight=tv)
             for b, tv in zip(sweep, tvs, strict=True)
@@ -596,7 +596,7 @@ def tv_choice(lab: _Lab, choice: dict[str, dict]) -> dict:
         "lab_recipe": LAB_RECIPE,
         "lab_choice": float(settings.lab_tv_weight),
         "lab_summary": lab_summary,
-        "real_plausibility": float(np.mean(lab.meter.real_plausibility)),
+        "real_realism": float(np.median(lab.meter.test_realism)),
     }
 
 

@@ -21,7 +21,7 @@ def measure_caption(m: Measures, i: int, names: Sequence[str]) -> str:
     return (
         f"logit {m.logit[i]:.1f} ({m.activation[i]:.2f}x)\n"
         f"judge {names[m.judge_prediction[i]]} {mark} {m.confidence[i]:.2f}\n"
-        f"plaus. {m.plausibility[i]:.3f}"
+        f"realism {m.realism[i]:.2f}"
     )
 
 
@@ -173,7 +173,7 @@ def figure_jobs(
         {
             f"{entries[key]['recipe']}, tv {entries[key]['tv_weight']:g}": {
                 k: [r[k] for r in entries[key]["rows"]]
-                for k in ("confidence", "plausibility", "activation")
+                for k in ("confidence", "realism", "activation")
             }
             for key in order
         },

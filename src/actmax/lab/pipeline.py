@@ -8,6 +8,7 @@ only when asked to (`overwrite=True`).
 
 from __future__ import annotations
 
+import copy
 import json
 import math
 import os
@@ -31,10 +32,16 @@ from .data import DATASETS, Dataset, load_dataset
 from .experiments import LabSettings, run_experiments
 from .figures import figure_jobs, save_figures
 from .folders import share_like_new_files, staged_cache_entry
+from .learned_prior import run_learned_prior
+from .learned_prior_report import figure_jobs as prior_figure_jobs
+from .learned_prior_report import reading as prior_reading
 from .reading import reading
 from .realism import JUDGE_TARGETS, JudgeConfig, RealismMeter, load_or_train_judge
+from .realism_probes import realism_metrics
+from .realism_score import CONTENT, RealismScore
 from .report import REPORT, write_report
 from .training import resolve_device
+from .vae import VAEConfig, load_or_train_vae
 
 DEFAULT_CACHE = Path("runs") / "cache"
 METRICS = "metrics.json"
@@ -61,6 +68,10 @@ def quick_settings(settings: LabSettings, keep: Collection[str] = ()) -> LabSett
 
 def quick_judge(dataset: str = "mnist") -> JudgeConfig:
     return JudgeConfig(epochs=1, train_subset=QUICK_SUBSET, dataset=dataset)
+
+
+def quick_vae(dataset: str = "mnist") -> VAEConfig:
+    return VAEConfig(epochs=1, train_subset=QUICK_SUBSET, dataset=dataset)
 
 
 @dataclass
@@ -300,12 +311,34 @@ def run_lab(
         f"judge: {'reused' if judge.reused else 'trained'}, "
         f"{100 * judge.test_accuracy:.2f}% on the test set"
     )
-    device = next(model.parameters()).device
-    meter = RealismMeter(model, judge.model.to(device), data.x_test, data.y_test)
     t = lap("judge", t)
+    vae_config = quick_vae(settings.dataset) if settings.quick else VAEConfig(dataset=data.name)
+    vae = load_or_train_vae(data.x_train, data.x_test, cache_root, vae_config, progress)
+    log(
+        f"VAE: {'reused' if vae.reused else f'trained in {vae.train_seconds:.0f} s'}, "
+        f"ELBO {vae.record()['test_elbo_nats']:.1f} nats per test image"
+    )
+    score = RealismScore(vae.model, content=CONTENT.get(data.name, "pixels"))
+    device = next(model.parameters()).device
+    meter = RealismMeter(model, judge.model.to(device), data.x_test, data.y_test, score)
+    t = lap("vae", t)
 
     results = run_experiments(model, meter, settings, data.x_test[:REAL_UNITS], progress=progress)
     t = lap("visualize", t)
+    realism = realism_metrics(model, meter, vae, data, results, settings.iterations)
+    t = lap("realism", t)
+    generator = copy.deepcopy(vae.model).to(device)
+    prior = run_learned_prior(
+        model,
+        generator,
+        meter,
+        settings,
+        results.metrics,
+        results.images,
+        item=DATASETS[data.name].item,
+        progress=progress,
+    )
+    t = lap("learned_prior", t)
 
     probs = _softmax(meter.test_logits)
     training, wrong_images = part1(train_metrics, probs, data)
@@ -336,12 +369,15 @@ def run_lab(
                 "target_accuracy": JUDGE_TARGETS[settings.dataset],
             },
             "references": meter.references(),
+            "realism": realism,
             **results.metrics,
+            "learned_prior": prior.metrics,
             "attribution": attribution_metrics,
             "files": {"report": REPORT, "metrics": METRICS, "model": MODEL_FILES[0]},
         }
         jobs = figure_jobs(results, metrics, wrong_images)
         jobs["attribution"] = attribution_figure
+        jobs.update(prior_figure_jobs({**results.images, **prior.images}, metrics))
         figures = save_figures(jobs, staging, progress)
         metrics["files"]["figures"] = [p.relative_to(staging).as_posix() for p in figures.values()]
         save_model(model, staging, "lab_cnn")
@@ -350,11 +386,13 @@ def run_lab(
         metrics["timing"] = {
             "model_reused": model_reused,
             "judge_reused": judge.reused,
+            "vae_reused": vae.reused,
             "stages_s": timing,
             "total_s": timing["total"],
         }
         metrics = _clean(metrics)
         text = reading(metrics)
+        text["learned_prior"] = prior_reading(metrics)
         metrics["reading"] = text
         write_json(staging / METRICS, metrics)
         write_report(staging, metrics, figures, text)

@@ -42,7 +42,8 @@ def tv_choice(
     recipe: str | None = None,
     item: str = "digit",
 ) -> Figure:
-    """Realism (judge agreement and confidence, plausibility) and activation against tv_weight."""
+    """Realism (judge agreement and confidence, the realism score) and activation against
+    tv_weight."""
     tv = np.asarray(tv_weights, dtype=float)
 
     def series(key: str) -> np.ndarray:
@@ -51,8 +52,9 @@ def tv_choice(
     fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3.6))
     left.plot(tv, series("agreement"), marker="o", label="judge agreement (fraction)")
     left.plot(tv, series("confidence"), marker="s", label="judge confidence (mean)")
-    left.plot(tv, series("plausibility"), marker="^", label="plausibility (mean cosine)")
-    left.set_ylim(-0.03, 1.03)
+    realism = series("realism")
+    left.plot(tv, realism, marker="^", label="realism (mean)")
+    left.set_ylim(-0.03, max(1.03, 1.05 * float(np.nanmax(realism))))
     left.set_title(f"Realism ({recipe})" if recipe else "Realism")
     right.plot(tv, series("activation"), marker="o", color="tab:red", label="mean")
     right.plot(tv, series("min_activation"), marker="v", color="tab:purple", label="weakest class")
@@ -131,7 +133,7 @@ def _class_ticks(ax, idx: np.ndarray, labels: Sequence[str]) -> None:
 def recipe_measures(
     classes: Sequence[int | str], measures: dict[str, dict[str, Sequence[float]]]
 ) -> Figure:
-    """Judge confidence, plausibility and activation per class (number or name), one bar per
+    """Judge confidence, realism and activation per class (number or name), one bar per
     recipe."""
     idx = np.arange(len(classes))
     names = list(measures)
@@ -139,7 +141,7 @@ def recipe_measures(
     fig, axes = plt.subplots(1, 3, figsize=(12, 3.2))
     keys = (
         ("confidence", "Judge confidence"),
-        ("plausibility", "Plausibility"),
+        ("realism", "Realism"),
         ("activation", "Activation"),
     )
     for ax, (key, label) in zip(axes, keys, strict=True):

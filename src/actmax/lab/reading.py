@@ -137,8 +137,8 @@ def tv_sweep(m: dict) -> Paragraphs:
         text.append(
             f"{name}: raising tv_weight from {first['tv_weight']:g} to {last['tv_weight']:g} moves "
             f"the logit of {c} from {first['logit']:.2f} ({first['activation']:.2f}x the best real "
-            f"{c}) to {last['logit']:.2f} ({last['activation']:.2f}x) and the plausibility from "
-            f"{first['plausibility']:.3f} to {last['plausibility']:.3f}; the independent "
+            f"{c}) to {last['logit']:.2f} ({last['activation']:.2f}x) and the realism from "
+            f"{first['realism']:.2f} to {last['realism']:.2f}; the independent "
             f"classifier is most confident that the image is {_a(c)} at tv_weight "
             f"{peak['tv_weight']:g} ({peak['confidence']:.2f})."
         )
@@ -154,7 +154,7 @@ def _choice_sentence(name: str, c: dict, item: str) -> str:
     text = (
         f"{name}: tv_weight {c['chosen']:g}, where the independent classifier recognizes "
         f"{s['recognized']} of {s['count']} class images (mean confidence {s['confidence']:.3f}), "
-        f"the mean plausibility is {s['plausibility']:.3f} and the weakest class reaches "
+        f"the mean realism is {s['realism']:.2f} and the weakest class reaches "
         f"{s['min_activation']:.2f}x the logit of its best real {item}."
     )
     if not c["eligible"]:
@@ -185,27 +185,23 @@ def tv_choice(m: dict) -> Paragraphs:
         text.append(
             f"For {ch['lab_recipe']}, the lab's algorithm, the lab's eyeballed {lab_tv:g} gives "
             f"{lab['recognized']} of {n} recognized (confidence {lab['confidence']:.3f}, "
-            f"plausibility {lab['plausibility']:.3f}, weakest activation "
+            f"realism {lab['realism']:.2f}, weakest activation "
             f"{lab['min_activation']:.2f}x); the measured {measured['chosen']:g} is "
             f"{abs(dconf):.3f} {'higher' if dconf > 0 else 'lower'} in confidence and "
             f"{abs(dact):.2f}x {'stronger' if dact > 0 else 'weaker'} in its weakest class."
         )
-    lows = [ch["recipes"][name]["plausibility_range"][0] for name in ch["order"]]
-    highs = [ch["recipes"][name]["plausibility_range"][1] for name in ch["order"]]
-    low, high, real = min(lows), max(highs), ch["real_plausibility"]
-    if high - low < 0.05:
-        text.append(
-            f"Plausibility moves only between {low:.3f} and {high:.3f} over the sweeps (real "
-            f"{_item(m, True)} score {real:.3f} against their class): in the lab CNN's own "
-            "features every "
-            "visualization resembles its class, so this measure barely separates the tv_weights "
-            "and the choice rests on the independent classifier and the activation."
+    lows = [ch["recipes"][name]["realism_span"][0] for name in ch["order"]]
+    highs = [ch["recipes"][name]["realism_span"][1] for name in ch["order"]]
+    low, high, real = min(lows), max(highs), ch["real_realism"]
+    text.append(
+        f"Mean realism ranges from {low:.2f} to {high:.2f} over the sweeps, against a median of "
+        f"{real:.2f} for real test {_item(m, True)}"
+        + (
+            ": at no tv_weight do the pixel prior's images look as real as a typical real one."
+            if high < real
+            else "."
         )
-    else:
-        text.append(
-            f"Plausibility ranges from {low:.3f} to {high:.3f} over the sweeps, against "
-            f"{real:.3f} for real {_item(m, True)}."
-        )
+    )
     return text
 
 
@@ -338,8 +334,8 @@ def recipes(m: dict) -> Paragraphs:
         s = e["summary"]
         parts.append(
             f"{e['label']} ({e['tv_weight']:g}, {e['iterations']} iterations): {s['recognized']} "
-            f"of {s['count']} recognized, mean confidence {s['confidence']:.3f}, plausibility "
-            f"{s['plausibility']:.3f}, activation {s['activation']:.2f}x (weakest "
+            f"of {s['count']} recognized, mean confidence {s['confidence']:.3f}, realism "
+            f"{s['realism']:.2f}, activation {s['activation']:.2f}x (weakest "
             f"{s['min_activation']:.2f}x)"
         )
     text = ["; ".join(parts) + "."]

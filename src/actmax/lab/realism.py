@@ -7,9 +7,10 @@ Three numbers per image and target class `c`:
   128-unit hidden layer against 25, another seed) and trained with light augmentation, says
   whether the image shows a `c` (its argmax) and how sure it is (its softmax probability of `c`).
   An image that only exploits the lab CNN's quirks does not transfer to it.
-- **plausibility** (realism b): the mean cosine similarity, in the lab CNN's penultimate `l4`
-  features, between the image and every real test digit of class `c`. It equals the cosine with
-  the mean of the digits' unit-length feature vectors, which is how it is computed.
+- **realism** (realism b): how much ink a VAE of the data set explains per nat of its code for
+  the image (`realism_score.RealismScore`, validated against noise, flat images, keras-vis'
+  class images, adversarial-looking images and growing corruption); real test images are its
+  yardstick.
 - **activation**: the image's logit of `c` divided by the highest logit of `c` that any real test
   digit of class `c` reaches; 1 means "as strong as the best real example".
 """
@@ -20,7 +21,7 @@ import hashlib
 import json
 import math
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -256,7 +257,7 @@ class Measures:
     agreement: np.ndarray  # (N,) bool: the judge's top class is the target
     confidence: np.ndarray  # (N,) the judge's probability of the target
     judge_prediction: np.ndarray  # (N,) int
-    plausibility: np.ndarray  # (N,) mean cosine to the target class's real test digits
+    realism: np.ndarray  # (N,) the realism score (ink explained per nat of a VAE's code)
 
     def __len__(self) -> int:
         return len(self.target)
@@ -271,7 +272,7 @@ class Measures:
                 "agreement": bool(self.agreement[i]),
                 "confidence": float(self.confidence[i]),
                 "judge_prediction": int(self.judge_prediction[i]),
-                "plausibility": float(self.plausibility[i]),
+                "realism": float(self.realism[i]),
             }
             for i in range(len(self))
         ]
@@ -283,7 +284,8 @@ class Measures:
             "recognized": int(self.agreement.sum()),
             "count": len(self),
             "confidence": float(self.confidence.mean()),
-            "plausibility": float(self.plausibility.mean()),
+            "realism": float(self.realism.mean()),
+            "min_realism": float(self.realism.min()),
             "activation": float(self.activation.mean()),
             "min_activation": float(self.activation.min()),
         }
@@ -303,12 +305,16 @@ def channels_last(model: nn.Module) -> Iterator[nn.Module]:
         model.to(memory_format=torch.contiguous_format)
 
 
+Realism = Callable[[torch.Tensor], np.ndarray]
+
+
 class RealismMeter:
     """Scores images against the real test digits of their target class.
 
     `model` is the lab CNN (any model whose `feature_layer` and last layer's pre-activation an
-    adapter can read), `judge` any classifier returning logits. The per-class yardsticks come
-    from one pass over the test set; its logits are kept in `test_logits`.
+    adapter can read), `judge` any classifier returning logits, `realism` a score of (N, C, H, W)
+    images in [0, 1] (`realism_score.RealismScore`). The per-class yardsticks come from one pass
+    over the test set; its logits are kept in `test_logits`, its realism in `test_realism`.
     """
 
     def __init__(
@@ -317,9 +323,11 @@ class RealismMeter:
         judge: nn.Module,
         x_test: np.ndarray,
         y_test: np.ndarray,
+        realism: Realism,
         feature_layer: str = "l4",
     ):
         self.model, self.judge_model = model.eval(), judge.eval()
+        self.realism = realism
         self.adapter = as_adapter(model)
         last = self.adapter.layer_names()[-1]
         self._refs = (self.adapter.ref(feature_layer), self.adapter.ref(last, pre_activation=True))
@@ -334,19 +342,21 @@ class RealismMeter:
         unit = torch.cat([f for f, _ in parts])
         logits = torch.cat([z for _, z in parts])
         self.test_logits = logits.numpy().astype(np.float64)
+        self.test_realism = np.asarray(realism(x), dtype=np.float64)
         self.n_classes = len(classes)
-        best, directions, real = [], [], []
+        best, directions, low, mid, high = [], [], [], [], []
         for c in classes:
             rows = torch.from_numpy(y == c)
             best.append(float(logits[rows, c].max()))
-            total = unit[rows].sum(0)
-            n = int(rows.sum())
-            directions.append(total / n)
-            # Each real digit's mean cosine to the *other* digits of its class.
-            real.append(float(((unit[rows] @ total - 1) / max(n - 1, 1)).mean()))
+            directions.append(unit[rows].mean(0))
+            r = self.test_realism[y == c]
+            low.append(float(r.min()))
+            mid.append(float(np.median(r)))
+            high.append(float(r.max()))
         self.best_logit = np.array(best)
         self.class_direction = torch.stack(directions)  # (K, features)
-        self.real_plausibility = np.array(real)
+        self.real_realism = np.array(mid)  # per class: the median real digit's realism
+        self.realism_range = np.array([low, high]).T  # per class: (lowest, highest) real realism
 
     @torch.no_grad()
     def _read(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -360,7 +370,13 @@ class RealismMeter:
         """The yardsticks, per class: what the best and the typical real digit score."""
         return {
             "best_real_logit": self.best_logit.tolist(),
-            "real_plausibility": self.real_plausibility.tolist(),
+            "real_realism": self.real_realism.tolist(),
+            "realism_range": self.realism_range.tolist(),
+            "real_realism_all": [
+                float(self.test_realism.min()),
+                float(np.median(self.test_realism)),
+                float(self.test_realism.max()),
+            ],
         }
 
     @torch.no_grad()
@@ -386,7 +402,7 @@ class RealismMeter:
             raise ActmaxError(f"targets must be classes 0..{self.n_classes - 1}")
         x = images.to(self.device, torch.float32)
         idx = torch.from_numpy(target)
-        features, logits = self._read(x)
+        _, logits = self._read(x)
         judged = torch.from_numpy(self.judge(x))
         logit = logits.gather(1, idx[:, None])[:, 0].numpy()
         best = self.best_logit[target]
@@ -397,5 +413,5 @@ class RealismMeter:
             agreement=(judged.argmax(1) == idx).numpy(),
             confidence=judged.gather(1, idx[:, None])[:, 0].numpy().astype(np.float64),
             judge_prediction=judged.argmax(1).numpy(),
-            plausibility=(features * self.class_direction[idx]).sum(1).numpy().astype(np.float64),
+            realism=np.asarray(self.realism(images.cpu()), dtype=np.float64),
         )

@@ -1,12 +1,21 @@
-"""keras-vis' `vis.utils.utils`: layer lookup and model modification, without save and reload.
+"""keras-vis' `vis.utils.utils`: layer lookup, model modification without save and reload, and
+keras-vis' array helpers.
 
 A layer index means what it means to keras-vis: the position in `model.layers` for a Keras
 model, and for a PyTorch model the Keras-style index actmax uses (the input is layer 0, then the
-top-level modules in order: the lab's `l5` is 9 in both).
+top-level modules in order: the lab's `l5` is 9 in both). The image layout keras-vis' helpers
+assume (`get_img_shape`, `slicer`) is Keras' global `image_data_format()`; without Keras, it
+is PyTorch's channels-first.
+
+actmax's additions give the model tensors a custom `Loss` reads, for any model:
+`model_input(model)`, `layer_output(model, layer)`, `model_output(model)`.
 """
 
 from __future__ import annotations
 
+import math
+import os
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
 import numpy as np
@@ -88,8 +97,183 @@ def normalize(array: np.ndarray, min_value: float = 0.0, max_value: float = 1.0)
         max_value: the highest value of the result.
     """
     array = np.asarray(array)
-    scaled = (array - array.min()) / (array.max() - array.min() + 1e-7)
+    scaled = (array - array.min()) / (array.max() - array.min() + EPSILON)
     return (max_value - min_value) * scaled + min_value
 
 
-__all__ = ["LayerNotFound", "apply_modifications", "find_layer_idx", "normalize"]
+EPSILON = 1e-7  # Keras' epsilon()
+
+
+def image_data_format() -> str:
+    """Keras' `image_data_format()`, or "channels_first" (PyTorch's) where Keras is missing."""
+    from ....adapters.keras import import_keras
+    from ....errors import ActmaxError
+
+    try:
+        return import_keras().backend.image_data_format()
+    except ActmaxError:
+        return "channels_first"
+
+
+def listify(value: Any) -> list:
+    """`value` as a list: a list stays, anything else (a tuple too) becomes `[value]`."""
+    return value if isinstance(value, list) else [value]
+
+
+def reverse_enumerate(iterable: Sequence) -> Iterator[tuple[int, Any]]:
+    """(index, item) pairs from the last item to the first, without copying."""
+    return zip(reversed(range(len(iterable))), reversed(iterable), strict=True)
+
+
+def add_defaults_to_kwargs(defaults: dict, **kwargs: Any) -> dict:
+    """`defaults` updated with `kwargs`."""
+    merged = dict(defaults)
+    merged.update(kwargs)
+    return merged
+
+
+def get_identifier(identifier: Any, module_globals: dict, module_name: str) -> Callable:
+    """The function a string names in a module, or a callable as it is."""
+    if isinstance(identifier, str):
+        fn = module_globals.get(identifier)
+        if fn is None:
+            raise ValueError(f"Unknown {module_name}: {identifier}")
+        return fn
+    if callable(identifier):
+        return identifier
+    raise ValueError("Could not interpret identifier")
+
+
+def random_array(shape: Sequence[int], mean: float = 128.0, std: float = 20.0) -> np.ndarray:
+    """Uniform noise standardized to `mean` and `std` (np.random, as keras-vis)."""
+    x = np.random.random(shape)
+    x = (x - np.mean(x)) / (np.std(x) + EPSILON)
+    return x * std + mean
+
+
+def deprocess_input(input_array: np.ndarray, input_range=(0, 255)) -> np.ndarray:
+    """keras-vis' contrast stretch: standardize, x0.1, +0.5, clip to [0, 1], then rescale to
+    `input_range`."""
+    x = np.array(
+        input_array, dtype=np.float64 if np.asarray(input_array).dtype == np.float64 else np.float32
+    )
+    x -= x.mean()
+    x /= x.std() + EPSILON
+    x *= 0.1
+    x = np.clip(x + 0.5, 0, 1)
+    return (input_range[1] - input_range[0]) * x + input_range[0]
+
+
+def stitch_images(images: Sequence[np.ndarray], margin: int = 5, cols: int = 5):
+    """Images (H, W, C) side by side, `cols` to a row, with black margins."""
+    if len(images) == 0:
+        return None
+    h, w, c = images[0].shape
+    n_rows = int(math.ceil(len(images) / cols))
+    n_cols = min(len(images), cols)
+    out = np.zeros(
+        (n_rows * h + (n_rows - 1) * margin, n_cols * w + (n_cols - 1) * margin, c),
+        dtype=images[0].dtype,
+    )
+    for index, image in enumerate(images):
+        row, col = divmod(index, cols)
+        out[
+            (h + margin) * row : (h + margin) * row + h, (w + margin) * col : (w + margin) * col + w
+        ] = image
+    return out
+
+
+def get_img_shape(img: Any) -> tuple:
+    """The shape as (samples, channels, image_dims...), whatever the layout."""
+    shape = tuple(img.shape)
+    if image_data_format() == "channels_last":
+        shape = (shape[0], shape[-1], *shape[1:-1])
+    return tuple(None if d is None else int(d) for d in shape)
+
+
+def draw_text(
+    img: np.ndarray,
+    text: str,
+    position: tuple[int, int] = (10, 10),
+    font: str = "FreeSans.ttf",
+    font_size: int = 14,
+    color: tuple[int, int, int] = (0, 0, 0),
+) -> np.ndarray:
+    """`img` (uint8) with `text` drawn at `position`; Pillow's own font if `font` is missing."""
+    from matplotlib import font_manager
+    from PIL import Image, ImageDraw, ImageFont
+
+    files = [
+        f for f in font_manager.findSystemFonts() if font.lower() in os.path.basename(f).lower()
+    ]
+    face = ImageFont.truetype(files[0], font_size) if files else ImageFont.load_default(font_size)
+    array = np.asarray(img)
+    gray = array.ndim == 3 and array.shape[-1] == 1
+    picture = Image.fromarray(array[..., 0] if gray else array)
+    fill = color if picture.mode == "RGB" else int(np.mean(color))
+    ImageDraw.Draw(picture).text(position, text, fill=fill, font=face)
+    out = np.asarray(picture)
+    return out[..., None] if gray else out
+
+
+def bgr2rgb(img: np.ndarray) -> np.ndarray:
+    """RGB to BGR and back: the channel order reversed."""
+    return img[..., ::-1]
+
+
+class _BackendAgnosticImageSlice:
+    """`slicer[:, idx, ...]`: an index written channels-first, moved for channels-last."""
+
+    def __getitem__(self, item_slice: Iterable) -> tuple:
+        if image_data_format() == "channels_first":
+            return item_slice
+        item_slice = list(item_slice)
+        item_slice.append(item_slice.pop(1))
+        return tuple(item_slice)
+
+
+slicer = _BackendAgnosticImageSlice()
+
+
+def model_input(model: Any) -> Any:
+    """The model's input tensor, for a custom Loss (see `actmax.compat.vis.tensors`)."""
+    from ..tensors import model_input as _model_input
+
+    return _model_input(model)
+
+
+def layer_output(model: Any, layer: Any) -> Any:
+    """A layer's output tensor (layer: an index as keras-vis counts, a name or the layer)."""
+    from ..tensors import layer_output as _layer_output
+
+    return _layer_output(model, layer)
+
+
+def model_output(model: Any) -> Any:
+    """The model's output tensor."""
+    from ..tensors import model_output as _model_output
+
+    return _model_output(model)
+
+
+__all__ = [
+    "LayerNotFound",
+    "add_defaults_to_kwargs",
+    "apply_modifications",
+    "bgr2rgb",
+    "deprocess_input",
+    "draw_text",
+    "find_layer_idx",
+    "get_identifier",
+    "get_img_shape",
+    "image_data_format",
+    "layer_output",
+    "listify",
+    "model_input",
+    "model_output",
+    "normalize",
+    "random_array",
+    "reverse_enumerate",
+    "slicer",
+    "stitch_images",
+]
