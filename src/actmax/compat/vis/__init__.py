@@ -32,7 +32,11 @@ def flavour() -> str:
 
 
 def set_flavour(name: str) -> str:
-    """Follow keras-vis `name` ("fork" or "master") from now on; returns the previous one."""
+    """Follow a keras-vis version from now on; returns the previous one.
+
+    Args:
+        name: "fork" or "master".
+    """
     if name not in FLAVOURS:
         raise ActmaxError(
             f"unknown keras-vis flavour {name!r}; choose one of {', '.join(FLAVOURS)}"

@@ -13,12 +13,20 @@ __all__ = ["deconv", "get", "guided", "rectified", "relu"]
 
 
 def guided(model: Any) -> Any:
-    """Only positive gradients, only through positive activations (Springenberg et al.)."""
+    """Only positive gradients, only through positive activations (Springenberg et al.).
+
+    Args:
+        model: a Keras 3 or PyTorch model; a modified copy is returned.
+    """
     return backend.modify_model_backprop(model, "guided")
 
 
 def rectified(model: Any) -> Any:
-    """Only positive gradients (Zeiler & Fergus' deconvnet)."""
+    """Only positive gradients (Zeiler & Fergus' deconvnet).
+
+    Args:
+        model: a Keras 3 or PyTorch model; a modified copy is returned.
+    """
     return backend.modify_model_backprop(model, "rectified")
 
 
@@ -26,5 +34,9 @@ relu = deconv = rectified
 
 
 def get(identifier: str | Callable) -> Callable:
-    """A modifier by name, or a callable as it is."""
+    """A modifier by name, or a callable as it is.
+
+    Args:
+        identifier: "guided", "rectified", "relu" or "deconv", or a callable.
+    """
     return utils.get_identifier(identifier, globals(), __name__)

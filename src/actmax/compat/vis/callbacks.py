@@ -46,6 +46,16 @@ class OptimizerCallback:
     """Base class: implement `callback`; `on_end` is optional."""
 
     def callback(self, i, named_losses, overall_loss, grads, wrt_value) -> None:
+        """Called after every step's forward and backward pass.
+
+        Args:
+            i: the step, from 0.
+            named_losses: (name, value) of every loss at this step.
+            overall_loss: `sum(weight * loss)` at this step.
+            grads: the gradient with respect to `wrt_value`, with the batch axis, in the
+                model's layout.
+            wrt_value: the input (or `wrt_tensor`'s value) at this step, likewise.
+        """
         raise NotImplementedError()
 
     def on_end(self) -> None:
@@ -68,6 +78,11 @@ class GifGenerator(OptimizerCallback):
     Each frame is keras-vis' contrast stretch of the input (`utils.deprocess_input`) in 8 bits.
     The file is written at the end, whole or not at all; an existing file is replaced only with
     `overwrite=True` (keras-vis replaced it silently).
+
+    Args:
+        path: the file (".gif" is added when it is missing).
+        input_range: the model's input range.
+        overwrite: replace an existing file.
     """
 
     def __init__(self, path: str | os.PathLike, input_range=(0, 255), overwrite: bool = False):

@@ -51,7 +51,14 @@ class _Entry:
 
 
 class Bound:
-    """A loss list bound to one model (see the module's table)."""
+    """A loss list bound to one model (see the module's table); made by `bind`.
+
+    Args:
+        adapter: the model's adapter.
+        model: the model (Keras or PyTorch).
+        keras_input: the Keras input tensor the losses were given with, or None.
+        entries: each loss with its weight and how it runs (objective, prior or evaluated).
+    """
 
     def __init__(self, adapter: ModelAdapter, model: Any, keras_input: Any, entries: list):
         self.adapter, self.model, self.keras_input = adapter, model, keras_input
@@ -77,6 +84,7 @@ class Bound:
         )
 
     def regularizers(self) -> list[Regularizer]:
+        """The priors as actmax's regularizers, TV before Lp."""
         return [e.loss.regularizer(e.weight, e.name) for e in self.priors]
 
     def maximized(self) -> tuple[Objective, float]:
@@ -121,7 +129,12 @@ class Bound:
         return torch.cat(rows)
 
     def named_losses(self, step: Step, act_weight: float) -> list[tuple[str, float]]:
-        """keras-vis' `(name, weight * value)` per loss, from one engine step (row 0)."""
+        """keras-vis' `(name, weight * value)` per loss, from one engine step (row 0).
+
+        Args:
+            step: what the engine's callback saw at this step.
+            act_weight: the objective's weight in that run.
+        """
         objective = float(step.objective[0])
         evaluated = iter(self.last_values)
         named = []
@@ -141,15 +154,23 @@ class Bound:
         return named
 
     def values_with(self, x: torch.Tensor, wrt: Handle | Any) -> tuple[list, torch.Tensor]:
-        """Every loss on `x` (one image, channels-first) through its `build_loss`, and the
-        value of the tensor `wrt` in the same pass (for gradients with respect to it)."""
+        """Every loss through its `build_loss`, and the value of a tensor in the same pass.
+
+        Args:
+            x: one image, channels-first, with the batch axis.
+            wrt: the tensor whose value is returned too (for gradients with respect to it).
+        """
         evaluate = _evaluator(self, [e.loss for e in self.entries], wrt=wrt)
         return evaluate(x)
 
 
 def bind(target: Any, losses: Sequence[tuple[Loss, float]]) -> Bound:
-    """Bind `losses` to the model that `target` is the input of (`model.input` of a Keras model,
-    `utils.model_input(model)`, or a model itself)."""
+    """Bind `losses` to the model that `target` is the input of.
+
+    Args:
+        target: `model.input` of a Keras model, `utils.model_input(model)`, or a model itself.
+        losses: (loss, weight) pairs.
+    """
     losses = _checked(losses)
     model, keras_input = _model_of(target)
     if model is None:  # a Keras input tensor: a model from it to the layers the losses read

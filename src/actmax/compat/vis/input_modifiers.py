@@ -32,16 +32,28 @@ class InputModifier:
     """A change to the optimized input: `pre` before each step, `post` after it."""
 
     def pre(self, inp: np.ndarray) -> np.ndarray:
-        """The input before the step (default: unchanged)."""
+        """The input before the step (default: unchanged).
+
+        Args:
+            inp: the stored input, a numpy batch in the model's layout.
+        """
         return inp
 
     def post(self, inp: np.ndarray) -> np.ndarray:
-        """The input after the step (default: unchanged)."""
+        """The input after the step (default: unchanged).
+
+        Args:
+            inp: the stored input, a numpy batch in the model's layout.
+        """
         return inp
 
     def transform(self, image_dims: Sequence[int]) -> Transform | None:
-        """actmax's transform that replaces `pre`/`post` for images of `image_dims` (spatial
-        sizes), or None to run `pre` and `post` on the stored image."""
+        """actmax's transform that replaces `pre`/`post`, or None to run `pre` and `post` on
+        the stored image.
+
+        Args:
+            image_dims: the images' spatial sizes.
+        """
         return None
 
 
@@ -50,6 +62,9 @@ class Jitter(InputModifier):
 
     A value below 1 is a fraction of the dimension (`int(dim * value)` pixels), 1 or more is
     pixels; one value for every dimension or one per dimension.
+
+    Args:
+        jitter: the largest shift, a fraction or pixels; one value or one per dimension.
     """
 
     def __init__(self, jitter: float | Sequence[float] = 0.05):
@@ -59,7 +74,11 @@ class Jitter(InputModifier):
             raise ValueError("Jitter value should be positive")
 
     def pixels(self, image_dims: Sequence[int]) -> list[int]:
-        """The jitter in whole pixels per image dimension (keras-vis' conversion)."""
+        """The jitter in whole pixels per image dimension (keras-vis' conversion).
+
+        Args:
+            image_dims: the images' spatial sizes.
+        """
         jitter = self.jitter
         if len(jitter) == 1:
             jitter = np.repeat(jitter, len(image_dims))
@@ -80,7 +99,11 @@ class Jitter(InputModifier):
         return AxisJitter(tuple(pixels))
 
     def pre(self, img: np.ndarray) -> np.ndarray:
-        """keras-vis' `pre`: roll the image by a random offset per image dimension."""
+        """keras-vis' `pre`: roll the image by a random offset per image dimension.
+
+        Args:
+            img: the stored input, a numpy batch in the model's layout.
+        """
         channels_last = utils.image_data_format() == "channels_last"
         dims = utils.get_img_shape(img)[2:]
         offsets = [np.random.randint(-p, p + 1) for p in self.pixels(dims)]

@@ -63,10 +63,11 @@ class Loss:
 class ActivationMaximization(Loss):
     """Minus the mean activation of `filter_indices` in `layer`: minimizing it maximizes them.
 
-    layer: the layer itself (a Keras layer, `model.layers[i]`, or a module of a PyTorch model),
-    a `Handle` of its output, a layer name, or an index as keras-vis counts. filter_indices: a
-    unit (for a spatial layer: a channel, averaged over positions), a list of them (their sum,
-    one image), or None (the mean of the whole layer).
+    Args:
+        layer: the layer itself (a Keras layer, `model.layers[i]`, or a module of a PyTorch
+            model), a `Handle` of its output, a layer name, or an index as keras-vis counts.
+        filter_indices: a unit (for a spatial layer: a channel, averaged over positions), a
+            list of them (their sum, one image), or None (the mean of the whole layer).
     """
 
     def __init__(self, layer: Any, filter_indices: int | Sequence[int] | None):
@@ -76,7 +77,11 @@ class ActivationMaximization(Loss):
         self.filter_indices = utils.listify(filter_indices)
 
     def objective(self, model: Any) -> Objective:
-        """The same target as actmax's objective (maximized): `-build_loss()`."""
+        """The same target as actmax's objective (maximized): `-build_loss()`.
+
+        Args:
+            model: the model the loss is bound to.
+        """
         layer = self.layer_name(model)
         indices = _indices(self.filter_indices)
         if indices is None:
@@ -86,6 +91,11 @@ class ActivationMaximization(Loss):
         return units(layer, indices)
 
     def layer_name(self, model: Any) -> str:
+        """The name of the layer the loss reads.
+
+        Args:
+            model: the model the loss is bound to.
+        """
         layer = self.layer
         if isinstance(layer, Handle):
             if layer.ref is None or layer.is_input:
@@ -110,7 +120,11 @@ class ActivationMaximization(Loss):
         return self.value(output)
 
     def value(self, output: Any) -> Any:
-        """The loss of a channels-first torch activation (or a `Handle` of one)."""
+        """The loss of an activation.
+
+        Args:
+            output: a channels-first torch activation (or a `Handle` of one).
+        """
         indices = _indices(self.filter_indices)
         if indices is None:
             return -output.mean()

@@ -81,10 +81,13 @@ class WrtTensor:
 class Optimizer:
     """Minimizes `sum(weight * loss)` over the model's input.
 
-    input_tensor: `model.input` of a Keras model, `utils.model_input(model)`, or the model.
-    losses: `(Loss, weight)` pairs. input_range: the model's input range (it sets the random
-    start and the scale of the returned image). wrt_tensor: None (the input) or a layer's output
-    to take gradients with respect to. norm_grads: L2-normalize the gradient before the update.
+    Args:
+        input_tensor: `model.input` of a Keras model, `utils.model_input(model)`, or the model.
+        losses: `(Loss, weight)` pairs.
+        input_range: the model's input range (it sets the random start and the scale of the
+            returned image).
+        wrt_tensor: None (the input) or a layer's output to take gradients with respect to.
+        norm_grads: L2-normalize the gradient before the update.
     """
 
     def __init__(
@@ -133,13 +136,24 @@ class Optimizer:
         seed: int = 0,
         progress: bool = False,
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Optimize for `max_iter` steps; returns `(image, grads, wrt_value)`.
+        """Optimize for `max_iter` steps.
 
-        image: the lowest-loss input, contrast-stretched into `input_range` (keras-vis'
-        `deprocess_input`), in the model's layout without the batch axis. grads, wrt_value: the
-        last step's gradient and input, with the batch axis. verbose: print every step's
-        losses (`callbacks.Print`). seed (actmax): the random start and draws; progress
-        (actmax): a progress bar.
+        Args:
+            seed_input: the start image, in the model's layout (default: keras-vis' noise
+                from `seed`).
+            max_iter: the number of steps.
+            input_modifiers: `vis.input_modifiers` objects (e.g. `Jitter`).
+            grad_modifier: what is done to the gradient before each step (a name of
+                `vis.grad_modifiers`, a function, or None).
+            callbacks: `vis.callbacks` objects, called after every step.
+            verbose: print every step's losses (`callbacks.Print`).
+            seed: the random start and draws (actmax's).
+            progress: a progress bar (actmax's).
+
+        Returns:
+            `(image, grads, wrt_value)`: the lowest-loss input, contrast-stretched into
+            `input_range` (keras-vis' `deprocess_input`), in the model's layout without the
+            batch axis; the last step's gradient and input, with the batch axis.
         """
         lo, hi = check_range(self.input_range)
         callbacks = list(callbacks or []) + ([Print()] if verbose else [])

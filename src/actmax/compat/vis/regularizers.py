@@ -24,15 +24,21 @@ __all__ = ["LPNorm", "TotalVariation", "normalize"]
 
 
 def normalize(input_tensor: Any, output_tensor: Any) -> Any:
-    """`output_tensor` divided by the size of one image of `input_tensor` (C x H x W)."""
+    """`output_tensor` divided by the size of one image of `input_tensor` (C x H x W).
+
+    Args:
+        input_tensor: the model's input.
+        output_tensor: the value to normalize.
+    """
     return output_tensor / np.prod(utils.get_img_shape(input_tensor)[1:])
 
 
 class TotalVariation(Loss):
     """Total variation: blobby, coherent images (Mahendran & Vedaldi, section 3.2.2).
 
-    img_input: the model's input (`model.input`, or `utils.model_input(model)`). beta: smaller
-    values give sharper, spikier images; 1.5 to 3 is a reasonable range.
+    Args:
+        img_input: the model's input (`model.input`, or `utils.model_input(model)`).
+        beta: smaller values give sharper, spikier images; 1.5 to 3 is a reasonable range.
     """
 
     def __init__(self, img_input: Any, beta: float = 2.0):
@@ -42,7 +48,12 @@ class TotalVariation(Loss):
         self.beta = beta
 
     def regularizer(self, weight: float, name: str) -> core.Regularizer:
-        """actmax's regularizer with keras-vis' (H-1) x (W-1) grid."""
+        """actmax's regularizer with keras-vis' (H-1) x (W-1) grid.
+
+        Args:
+            weight: the loss's weight.
+            name: its name in the history.
+        """
         return core.TotalVariation(weight=float(weight), beta=float(self.beta), name=name)
 
     def build_loss(self) -> Any:
@@ -54,7 +65,9 @@ class TotalVariation(Loss):
 class LPNorm(Loss):
     """The Lp norm of the image, which keeps pixel values from growing without bound.
 
-    img_input: the model's input. p: >= 1; `float('inf')` is keras-vis' `max(x)`.
+    Args:
+        img_input: the model's input.
+        p: the order, >= 1; `float('inf')` is keras-vis' `max(x)`.
     """
 
     def __init__(self, img_input: Any, p: float = 6.0):
@@ -66,6 +79,12 @@ class LPNorm(Loss):
         self.img = img_input
 
     def regularizer(self, weight: float, name: str) -> core.Regularizer:
+        """actmax's Lp-norm regularizer.
+
+        Args:
+            weight: the loss's weight.
+            name: its name in the history.
+        """
         return core.LpNorm(weight=float(weight), p=float(self.p), name=name)
 
     def build_loss(self) -> Any:

@@ -37,7 +37,12 @@ class RuleReLU(nn.Module):
 
 
 def modify_model_backprop(model: Any, backprop_modifier: str) -> Any:
-    """A copy of `model` whose ReLUs backpropagate by `backprop_modifier`."""
+    """A copy of `model` whose ReLUs backpropagate by another rule.
+
+    Args:
+        model: a Keras 3 or PyTorch model (left as it is).
+        backprop_modifier: the rule, "guided" or "rectified".
+    """
     if backprop_modifier not in RULES:
         raise ActmaxError(
             f"unknown backprop_modifier {backprop_modifier!r}; choose from {', '.join(RULES)}"
@@ -93,6 +98,10 @@ def _no_relu(rule: str, what: str) -> str:
 
 
 def set_random_seed(seed_value: int = 1337) -> None:
-    """Seed numpy's and torch's global generators (actmax's own calls take `seed=`)."""
+    """Seed numpy's and torch's global generators (actmax's own calls take `seed=`).
+
+    Args:
+        seed_value: the seed.
+    """
     np.random.seed(seed_value)
     torch.manual_seed(seed_value)

@@ -116,24 +116,43 @@ def image_data_format() -> str:
 
 
 def listify(value: Any) -> list:
-    """`value` as a list: a list stays, anything else (a tuple too) becomes `[value]`."""
+    """`value` as a list: a list stays, anything else (a tuple too) becomes `[value]`.
+
+    Args:
+        value: anything.
+    """
     return value if isinstance(value, list) else [value]
 
 
 def reverse_enumerate(iterable: Sequence) -> Iterator[tuple[int, Any]]:
-    """(index, item) pairs from the last item to the first, without copying."""
+    """(index, item) pairs from the last item to the first, without copying.
+
+    Args:
+        iterable: a sequence.
+    """
     return zip(reversed(range(len(iterable))), reversed(iterable), strict=True)
 
 
 def add_defaults_to_kwargs(defaults: dict, **kwargs: Any) -> dict:
-    """`defaults` updated with `kwargs`."""
+    """`defaults` updated with `kwargs`.
+
+    Args:
+        defaults: the default values, by name.
+        **kwargs: the values given, which win.
+    """
     merged = dict(defaults)
     merged.update(kwargs)
     return merged
 
 
 def get_identifier(identifier: Any, module_globals: dict, module_name: str) -> Callable:
-    """The function a string names in a module, or a callable as it is."""
+    """The function a string names in a module, or a callable as it is.
+
+    Args:
+        identifier: a name in the module, or a callable.
+        module_globals: the module's `globals()`, where the name is looked up.
+        module_name: what the module holds, for the error ("modifier").
+    """
     if isinstance(identifier, str):
         fn = module_globals.get(identifier)
         if fn is None:
@@ -145,7 +164,13 @@ def get_identifier(identifier: Any, module_globals: dict, module_name: str) -> C
 
 
 def random_array(shape: Sequence[int], mean: float = 128.0, std: float = 20.0) -> np.ndarray:
-    """Uniform noise standardized to `mean` and `std` (np.random, as keras-vis)."""
+    """Uniform noise standardized to `mean` and `std` (np.random, as keras-vis).
+
+    Args:
+        shape: the array's shape.
+        mean: the noise's mean.
+        std: the noise's standard deviation.
+    """
     x = np.random.random(shape)
     x = (x - np.mean(x)) / (np.std(x) + EPSILON)
     return x * std + mean
@@ -153,7 +178,12 @@ def random_array(shape: Sequence[int], mean: float = 128.0, std: float = 20.0) -
 
 def deprocess_input(input_array: np.ndarray, input_range=(0, 255)) -> np.ndarray:
     """keras-vis' contrast stretch: standardize, x0.1, +0.5, clip to [0, 1], then rescale to
-    `input_range`."""
+    `input_range`.
+
+    Args:
+        input_array: the image (or images).
+        input_range: (low, high), the range of the result.
+    """
     x = np.array(
         input_array, dtype=np.float64 if np.asarray(input_array).dtype == np.float64 else np.float32
     )
@@ -165,7 +195,13 @@ def deprocess_input(input_array: np.ndarray, input_range=(0, 255)) -> np.ndarray
 
 
 def stitch_images(images: Sequence[np.ndarray], margin: int = 5, cols: int = 5):
-    """Images (H, W, C) side by side, `cols` to a row, with black margins."""
+    """Images (H, W, C) side by side, `cols` to a row, with black margins.
+
+    Args:
+        images: images of one shape (H, W, C).
+        margin: the pixels between images.
+        cols: images per row.
+    """
     if len(images) == 0:
         return None
     h, w, c = images[0].shape
@@ -184,7 +220,11 @@ def stitch_images(images: Sequence[np.ndarray], margin: int = 5, cols: int = 5):
 
 
 def get_img_shape(img: Any) -> tuple:
-    """The shape as (samples, channels, image_dims...), whatever the layout."""
+    """The shape as (samples, channels, image_dims...), whatever the layout.
+
+    Args:
+        img: an array or tensor with a shape, in `image_data_format()`'s layout.
+    """
     shape = tuple(img.shape)
     if image_data_format() == "channels_last":
         shape = (shape[0], shape[-1], *shape[1:-1])
@@ -199,7 +239,17 @@ def draw_text(
     font_size: int = 14,
     color: tuple[int, int, int] = (0, 0, 0),
 ) -> np.ndarray:
-    """`img` (uint8) with `text` drawn at `position`; Pillow's own font if `font` is missing."""
+    """`img` (uint8) with `text` drawn on it.
+
+    Args:
+        img: a uint8 image (H, W, C) or (H, W).
+        text: the text.
+        position: (x, y) of the text's top-left corner, in pixels.
+        font: a font file name, looked up among the system's fonts (Pillow's own font when
+            it is missing).
+        font_size: the size in pixels.
+        color: an RGB colour (its mean for a grayscale image).
+    """
     from matplotlib import font_manager
     from PIL import Image, ImageDraw, ImageFont
 
@@ -217,7 +267,11 @@ def draw_text(
 
 
 def bgr2rgb(img: np.ndarray) -> np.ndarray:
-    """RGB to BGR and back: the channel order reversed."""
+    """RGB to BGR and back: the channel order reversed.
+
+    Args:
+        img: an image (..., C).
+    """
     return img[..., ::-1]
 
 
@@ -236,21 +290,34 @@ slicer = _BackendAgnosticImageSlice()
 
 
 def model_input(model: Any) -> Any:
-    """The model's input tensor, for a custom Loss (see `actmax.compat.vis.tensors`)."""
+    """The model's input tensor, for a custom Loss (see `actmax.compat.vis.tensors`).
+
+    Args:
+        model: a Keras 3 model or a PyTorch model.
+    """
     from ..tensors import model_input as _model_input
 
     return _model_input(model)
 
 
 def layer_output(model: Any, layer: Any) -> Any:
-    """A layer's output tensor (layer: an index as keras-vis counts, a name or the layer)."""
+    """A layer's output tensor, for a custom Loss.
+
+    Args:
+        model: a Keras 3 model or a PyTorch model.
+        layer: an index as keras-vis counts, a name or the layer.
+    """
     from ..tensors import layer_output as _layer_output
 
     return _layer_output(model, layer)
 
 
 def model_output(model: Any) -> Any:
-    """The model's output tensor."""
+    """The model's output tensor, for a custom Loss.
+
+    Args:
+        model: a Keras 3 model or a PyTorch model.
+    """
     from ..tensors import model_output as _model_output
 
     return _model_output(model)

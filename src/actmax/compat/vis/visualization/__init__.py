@@ -36,13 +36,23 @@ __all__ = [
 
 
 def overlay(array1: np.ndarray, array2: np.ndarray, alpha: float = 0.5) -> np.ndarray:
-    """keras-vis' blend: `(array1 * alpha + array2 * (1 - alpha)).astype(array1.dtype)`."""
+    """keras-vis' blend: `(array1 * alpha + array2 * (1 - alpha)).astype(array1.dtype)`.
+
+    Args:
+        array1: the first array (its dtype is the result's).
+        array2: the second, of the same shape.
+        alpha: the weight of `array1`, in [0, 1].
+    """
     return _overlay(array1, array2, alpha)
 
 
 def get_num_filters(layer: Any) -> int:
-    """The number of filters of a layer (units of a dense layer): a Keras layer, or a PyTorch
-    convolution or linear module."""
+    """The number of filters of a layer (units of a dense layer).
+
+    Args:
+        layer: a Keras layer, or a PyTorch convolution or linear module (or a module holding
+            them: its last one counts).
+    """
     output = getattr(layer, "output", None)
     if is_keras_tensor(output):
         shape = output.shape

@@ -31,9 +31,20 @@ def visualize_activation_with_losses(
 ) -> np.ndarray:
     """The input that minimizes `sum(weight * loss)` (a custom loss list; see `vis.losses`).
 
-    input_tensor: `model.input` of a Keras model, `utils.model_input(model)`, or the model.
-    optimizer_params: `Optimizer.minimize`'s (`max_iter` 200, `input_modifiers`, `grad_modifier`,
-    `callbacks`, `verbose` False; actmax's `seed` 0 and `progress`).
+    Args:
+        input_tensor: `model.input` of a Keras model, `utils.model_input(model)`, or the model.
+        losses: (loss, weight) pairs (see `vis.losses`).
+        wrt_tensor: the tensor to optimize; one other than the input optimizes nothing, as in
+            keras-vis (default: the input).
+        seed_input: the start image, channels-last (H, W, C) or, for a PyTorch model, also
+            channels-first (default: keras-vis' noise from the seed).
+        input_range: the model's input range; when both bounds are Python ints the image is
+            uint8, else float.
+        **optimizer_params: `Optimizer.minimize`'s (`max_iter` 200, `input_modifiers`,
+            `grad_modifier`, `callbacks`, `verbose` False; actmax's `seed` 0 and `progress`).
+
+    Returns:
+        The contrast-stretched image (H, W, C), keras-vis' display of the optimized input.
     """
     _check_options(optimizer_params, "visualize_activation_with_losses")
     check_range(input_range)
@@ -67,10 +78,29 @@ def visualize_activation(
 
     The losses are keras-vis': `ActivationMaximization` (weight `act_max_weight`), `LPNorm`
     (`lp_norm_weight`) and `TotalVariation` (`tv_weight`); a weight of 0 leaves its loss out.
-    filter_indices: a unit (or channel: its mean over positions), a list (their sum, one image)
-    or None (the mean of the whole layer). backprop_modifier: "guided" or "rectified" (a copy of
-    the model whose ReLUs backpropagate so). optimizer_params: as for
-    `visualize_activation_with_losses`. Returns the contrast-stretched image (H, W, C).
+
+    Args:
+        model: a Keras 3 model, a PyTorch model, a path to a model or an adapter.
+        layer_idx: the layer's index as keras-vis counts (`utils.find_layer_idx`), or its
+            name.
+        filter_indices: a unit (or channel: its mean over positions), a list (their sum, one
+            image) or None (the mean of the whole layer).
+        wrt_tensor: the tensor to optimize (default: the input).
+        seed_input: the start image, channels-last (H, W, C) or, for a PyTorch model, also
+            channels-first (default: keras-vis' noise from the seed).
+        input_range: the model's input range; when both bounds are Python ints the image is
+            uint8, else float.
+        backprop_modifier: "guided" or "rectified" (a copy of the model whose ReLUs
+            backpropagate so), or None.
+        grad_modifier: what is done to the gradient before each step (a name of
+            `vis.grad_modifiers`, a function, or None).
+        act_max_weight: the weight of the activation's loss.
+        lp_norm_weight: the weight of the Lp norm (p = 6).
+        tv_weight: the weight of the total variation.
+        **optimizer_params: as for `visualize_activation_with_losses`.
+
+    Returns:
+        The contrast-stretched image (H, W, C), keras-vis' display of the optimized input.
     """
     _check_options(optimizer_params, "visualize_activation")
     if backprop_modifier is not None:

@@ -61,6 +61,21 @@ def visualize_saliency_with_losses(
 
     The gradient with respect to the input (or `wrt_tensor`, master), through `grad_modifier`,
     its maximum over channels (unless `keepdims`, master), scaled to [0, 1].
+
+    Args:
+        input_tensor: `model.input` of a Keras model, `utils.model_input(model)`, or the model.
+        losses: (loss, weight) pairs (see `vis.losses`).
+        seed_input: the image, channels-last (H, W, C) as keras-vis, or for a PyTorch model
+            also channels-first.
+        grad_modifier: what is done to the gradient first: a name of `vis.grad_modifiers`
+            ("absolute", the default), a function, or None.
+        wrt_tensor: the tensor to take the gradient with respect to (master; default: the
+            input).
+        keepdims: keep the gradient's own shape instead of its maximum over channels (master).
+
+    Returns:
+        The map: jet-coloured uint8 (H, W, 3) with the "fork" flavour, float (H, W) in [0, 1]
+        with "master" (see `actmax.compat.vis`).
     """
     return _saliency(bind(input_tensor, losses), seed_input, grad_modifier, wrt_tensor, keepdims)
 
@@ -78,9 +93,24 @@ def visualize_saliency(
 ) -> np.ndarray:
     """Saliency of `filter_indices` of layer `layer_idx` for `seed_input`.
 
-    backprop_modifier: None, "guided", or "rectified" ("relu", "deconv"): ReLUs backpropagate
-    only positive gradients (for a PyTorch model: its `nn.ReLU` modules, changed for the call;
-    for a Keras model: a copy whose ReLU activations are changed).
+    Args:
+        model: a Keras 3 model, a PyTorch model, a path to a model or an adapter.
+        layer_idx: the layer's index as keras-vis counts (`utils.find_layer_idx`), or its
+            name.
+        filter_indices: a unit, a list of units (their sum) or None (the layer's mean).
+        seed_input: the image, channels-last (H, W, C) as keras-vis, or for a PyTorch model
+            also channels-first.
+        backprop_modifier: None, "guided", or "rectified" ("relu", "deconv"): ReLUs
+            backpropagate only positive gradients (for a PyTorch model: its `nn.ReLU` modules,
+            changed for the call; for a Keras model: a copy whose ReLU activations are changed).
+        grad_modifier: what is done to the gradient first: a name of `vis.grad_modifiers`
+            ("absolute", the default), a function, or None.
+        wrt_tensor: the tensor to take the gradient with respect to (master; default: the
+            input).
+        keepdims: keep the gradient's own shape instead of its maximum over channels (master).
+
+    Returns:
+        The map, as `visualize_saliency_with_losses` returns it.
     """
     rule = _rule(backprop_modifier)
     method = "vanilla"
@@ -100,8 +130,21 @@ def visualize_cam_with_losses(
     penultimate_layer: Any,
     grad_modifier: str | None = None,
 ) -> np.ndarray:
-    """Grad-CAM of `sum(weight * loss)` on the feature maps of `penultimate_layer` (the layer
-    itself, its index or name); grad_modifier: None or "negate" (regions that lower it)."""
+    """Grad-CAM of `sum(weight * loss)` on the feature maps of `penultimate_layer`.
+
+    Args:
+        input_tensor: `model.input` of a Keras model, `utils.model_input(model)`, or the model.
+        losses: (loss, weight) pairs (see `vis.losses`).
+        seed_input: the image, channels-last (H, W, C) as keras-vis, or for a PyTorch model
+            also channels-first.
+        penultimate_layer: the layer whose feature maps are weighed: the layer itself, its
+            index or its name.
+        grad_modifier: None or "negate" (regions that lower it).
+
+    Returns:
+        The map: jet-coloured uint8 (H, W, 3) with the "fork" flavour, float (H, W) in [0, 1]
+        with "master".
+    """
     bound = bind(input_tensor, losses)
     return _cam(bound, seed_input, _layer(bound, penultimate_layer), grad_modifier)
 
@@ -117,8 +160,19 @@ def visualize_cam(
 ) -> np.ndarray:
     """Grad-CAM of `filter_indices` of layer `layer_idx` for `seed_input`.
 
-    penultimate_layer_idx: the layer whose feature maps are weighed; None takes keras-vis'
-    choice, the nearest convolution or pooling layer before `layer_idx - 1`.
+    Args:
+        model: a Keras 3 model, a PyTorch model, a path to a model or an adapter.
+        layer_idx: the layer's index as keras-vis counts, or its name.
+        filter_indices: a unit, a list of units (their sum) or None (the layer's mean).
+        seed_input: the image, channels-last (H, W, C) as keras-vis, or for a PyTorch model
+            also channels-first.
+        penultimate_layer_idx: the layer whose feature maps are weighed; None takes keras-vis'
+            choice, the nearest convolution or pooling layer before `layer_idx - 1`.
+        backprop_modifier: None, "guided" or "rectified": the model's ReLUs backpropagate so.
+        grad_modifier: None or "negate" (regions that lower the target).
+
+    Returns:
+        The map, as `visualize_cam_with_losses` returns it.
     """
     rule = _rule(backprop_modifier)
     if rule is not None:
