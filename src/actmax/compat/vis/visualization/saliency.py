@@ -101,8 +101,9 @@ def visualize_saliency(
         seed_input: the image, channels-last (H, W, C) as keras-vis, or for a PyTorch model
             also channels-first.
         backprop_modifier: None, "guided", or "rectified" ("relu", "deconv"): ReLUs
-            backpropagate only positive gradients (for a PyTorch model: its `nn.ReLU` modules,
-            changed for the call; for a Keras model: a copy whose ReLU activations are changed).
+            backpropagate only positive gradients (for a PyTorch model: the `nn.ReLU` modules of
+            the frozen copy the map is computed on; for a Keras model: a copy whose ReLU
+            activations are changed).
         grad_modifier: what is done to the gradient first: a name of `vis.grad_modifiers`
             ("absolute", the default), a function, or None.
         wrt_tensor: the tensor to take the gradient with respect to (master; default: the
