@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup browser lab test lint bench clean
+.PHONY: setup browser fashion-mnist lab lab-fashion test lint bench clean
 
 setup: $(STAMP)
 
@@ -18,6 +18,9 @@ $(STAMP): pyproject.toml constraints.txt
 
 lab: setup
 	$(BIN)/actmax lab
+
+lab-fashion: setup fashion-mnist
+	$(BIN)/actmax lab --dataset fashion-mnist
 
 # Debian's Chromium, for the test that opens the lab report in a real browser. Installed quietly
 # when missing and when apt-get can (as root); otherwise that test says how to get it.
@@ -33,7 +36,26 @@ browser:
 	    echo "chromium not found: install Debian's chromium to run the browser test"; \
 	  fi; }
 
-test: setup browser
+# Debian's Fashion-MNIST (the four original idx files under /usr/share/datasets/fashion-mnist),
+# for `actmax lab --dataset fashion-mnist` and its tests. Installed quietly when missing and when
+# apt-get can (as root); otherwise one line says how to get it. The MNIST lab does not need it.
+FASHION_MNIST := /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz
+KERAS_FASHION_MNIST := $(HOME)/.keras/datasets/fashion-mnist/train-images-idx3-ubyte.gz
+fashion-mnist:
+	@[ -f $(FASHION_MNIST) ] || [ -f $(KERAS_FASHION_MNIST) ] || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing Debian's dataset-fashion-mnist (for the Fashion-MNIST lab)"; \
+	    log=$$(mktemp); \
+	    { apt-get update -qq && \
+	      DEBIAN_FRONTEND=noninteractive apt-get install -y -qq dataset-fashion-mnist; } \
+	      >"$$log" 2>&1 || { cat "$$log"; rm -f "$$log"; exit 1; }; \
+	    rm -f "$$log"; \
+	  else \
+	    echo "Fashion-MNIST not found: install Debian's dataset-fashion-mnist (as root) to run" \
+	      "the Fashion-MNIST lab and its tests"; \
+	  fi; }
+
+test: setup browser fashion-mnist
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports
 	$(BIN)/python -m pytest

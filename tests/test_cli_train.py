@@ -2,17 +2,21 @@ import json
 
 import pytest
 import torch
+from fashion_helpers import small_fashion
 from training_helpers import small_mnist
 
 import actmax.lab.training
 from actmax.cli import main
 from actmax.lab.checkpoint import load_model
+from actmax.lab.training import TrainConfig
 
 
 @pytest.fixture
 def small_data(monkeypatch):
     """`actmax train` on a slice of MNIST, so a whole run takes a second or two."""
-    monkeypatch.setattr(actmax.lab.training, "load_mnist", lambda path=None: small_mnist(512, 256))
+    monkeypatch.setattr(
+        actmax.lab.training, "load_dataset", lambda name, path=None: small_mnist(512, 256)
+    )
 
 
 def _fails_with_one_line(capsys, argv, match):
@@ -126,3 +130,37 @@ def test_an_unknown_device_is_a_clear_error():
 
     with pytest.raises(ActmaxError, match="unknown device 'abacus'"):
         resolve_device("abacus")
+
+
+def test_train_on_fashion_mnist_names_its_classes(capsys, tmp_path, monkeypatch):
+    small = small_fashion(512, 256)
+    asked = []
+
+    def load(name, path=None):
+        asked.append((name, path))
+        return small
+
+    monkeypatch.setattr(actmax.lab.training, "load_dataset", load)
+    out = tmp_path / "run"
+    argv = ["train", "--dataset", "fashion-mnist", "--epochs", "1", "--out", str(out)]
+    assert main(argv) == 0
+    assert asked == [("fashion-mnist", None)]
+    printed = capsys.readouterr().out
+    assert "Ankle boot" in printed and "T-shirt/top" in printed  # both tables name the classes
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["config"]["dataset"] == "fashion-mnist"
+    assert metrics["data"]["class_names"][9] == "Ankle boot"
+    assert sum(map(sum, metrics["confusion_matrix"])) == 256
+    mnist_key = TrainConfig(epochs=1).key()
+    assert metrics["key"] == TrainConfig(epochs=1, dataset="fashion-mnist").key() != mnist_key
+    assert load_model(out)(torch.from_numpy(small.x_test[:3])).shape == (3, 10)
+
+
+def test_unknown_dataset_and_wrong_data_path(capsys, tmp_path):
+    _fails_with_one_line(capsys, ["train", "--dataset", "cifar"], "Invalid value for '--dataset'")
+    folder = tmp_path / "empty"
+    folder.mkdir()
+    argv = ["train", "--dataset", "fashion-mnist", "--data", str(folder), "--out", str(tmp_path)]
+    err = _fails_with_one_line(capsys, argv, "lacks train-images-idx3-ubyte.gz")
+    assert "apt-get install dataset-fashion-mnist" in err
+    _fails_with_one_line(capsys, ["train", "--data", str(folder)], "is a folder")

@@ -112,7 +112,7 @@ def test_keras_vis_recipe_matches_keras_vis_update_step_by_step():
         recipe="keras-vis",
         iterations=6,
         seed_input=x0,
-        callback=lambda step, state: seen.append(state.inputs[0].clone()),
+        callback=lambda state: seen.append(state.inputs[0].clone()),
     )
     for step, expected in enumerate(images):
         np.testing.assert_allclose(seen[step].numpy(), expected, rtol=1e-4, atol=1e-5)
@@ -139,7 +139,7 @@ def test_keras_vis_first_step_is_sign_times_sqrt20():
         iterations=2,
         tv_weight=0.0,
         lp_weight=0.0,
-        callback=lambda step, state: seen.append(state.inputs.clone()),
+        callback=lambda state: seen.append(state.inputs.clone()),
     )
     step = seen[1] - seen[0]
     g = w / w.norm()
@@ -208,7 +208,7 @@ def test_default_seed_is_keras_vis_noise(lab_model):
         input_range=(0.0, 255.0),
         seed=[0, 1],
         iterations=1,
-        callback=lambda step, state: seen.append(state.inputs.clone()),
+        callback=lambda state: seen.append(state.inputs.clone()),
     )
     x = seen[0].double()
     for image in x:
@@ -228,7 +228,7 @@ def test_seed_images_are_used_as_given(lab_model):
         [logit(0), logit(1)],
         seed_input=start,
         iterations=1,
-        callback=lambda step, state: seen.append(state.inputs.clone()),
+        callback=lambda state: seen.append(state.inputs.clone()),
     )
     torch.testing.assert_close(seen[0], start)
     one = torch.rand(1, 28, 28)

@@ -112,17 +112,18 @@ def test_the_model_comes_back_as_it_was_when_the_call_fails(lab_model):
     assert_same(before, snapshot(model))
     # and when the user's callback fails
     with pytest.raises(ValueError):
-        visualize(lab_model, logit(0), iterations=5, callback=lambda step, state: int("x"))
+        visualize(lab_model, logit(0), iterations=5, callback=lambda state: int("x"))
     assert all(not m._forward_hooks for m in lab_model.modules())
 
 
 def test_callback_progress_and_gif(lab_model, tmp_path):
     steps = []
 
-    def callback(step, state):
+    def callback(state):
         assert isinstance(state, Step) and state.inputs.shape == (2, 1, 28, 28)
         assert state.objective.shape == state.loss.shape == (2,)
-        steps.append(step)
+        assert set(state.terms) == {"tv", "lp"} and state.terms["tv"].shape == (2,)
+        steps.append(state.step)
 
     path = tmp_path / "run.gif"
     visualize(
@@ -136,10 +137,11 @@ def test_callback_progress_and_gif(lab_model, tmp_path):
 def test_plot_and_save(lab_model, tmp_path):
     result = visualize(lab_model, [logit(i) for i in range(3)], iterations=3)
     fig = result.plot(cols=2, title="three classes")
-    titles = [ax.get_title() for ax in fig.axes if ax.get_images()]
-    captions = [ax.get_xlabel() for ax in fig.axes if ax.get_images()]
-    assert titles == result.titles
-    assert captions == [f"activation {a:.4g}" for a in result.activations]
+    texts = [t.get_text() for t in fig.axes[0].texts]  # one mosaic: every title, caption in it
+    captions = [f"activation {a:.4g}" for a in result.activations]
+    assert texts == [t for pair in zip(result.titles, captions, strict=True) for t in pair] + [
+        "three classes"
+    ]
     path = result.save(tmp_path / "grid.png")
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert list(tmp_path.iterdir()) == [path]  # written atomically: no temporary left
@@ -212,7 +214,7 @@ def test_nan_in_the_models_output(lab_model):
         ({"seed": 1.5}, "seed must be whole numbers"),
         ({"iterations": 0}, "iterations must be"),
         ({"recipe": "lucid"}, "unknown recipe 'lucid'; choose from actmax, keras-vis"),
-        ({"lp_norm": 0.5}, "lp_norm >= 1"),
+        ({"lp_norm": 0.5}, "p >= 1"),
         ({"jitter": -1}, "jitter"),
         ({"titles": ["a"]}, "1 titles for 3 objectives"),
     ],

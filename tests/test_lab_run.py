@@ -181,9 +181,10 @@ def test_an_existing_folder_is_never_overwritten_silently(tmp_path, capsys):
     ("args", "message"),
     [
         (["--tv-weights", "0.5,abc"], "--tv-weights must be numbers"),
-        (["--pairs", "1+1"], "two different digits"),
+        (["--pairs", "1+1"], "two different classes"),
         (["--pairs", "17"], "pairs are written like 1+7"),
-        (["--classes", "3,12"], "classes must be digits"),
+        (["--classes", "3,12"], "classes must be numbers 0..9"),
+        (["--dataset", "cifar"], "Invalid value for '--dataset'"),
         (["--recipe", "lucid"], "Invalid value for '--recipe'"),
         (["--device", "abacus"], "unknown device 'abacus'"),
     ],

@@ -7,6 +7,8 @@ from actmax.objectives import (
     BatchObjective,
     channel,
     custom,
+    direction,
+    diversity,
     layer_mean,
     logit,
     neuron,
@@ -79,5 +81,65 @@ def test_custom_objective_is_evaluated_per_row(lab_model):
     ],
 )
 def test_bad_targets_give_clear_errors(lab_model, objective, message):
+    with pytest.raises(ActmaxError, match=message):
+        evaluate(lab_model, [objective], torch.rand(1, 1, 28, 28))
+
+
+def test_direction_is_a_dot_product_in_channel_space(lab_model):
+    x = torch.rand(2, 1, 28, 28)
+    v = torch.randn(9)
+    values, acts, adapter = evaluate(
+        lab_model, [direction("l2", v), direction("l2", v, at=(3, 4))], x
+    )
+    act = acts[adapter.ref("l2")]
+    torch.testing.assert_close(values[0], (act[0].mean((1, 2)) * v).sum())
+    torch.testing.assert_close(values[1], (act[1, :, 3, 4] * v).sum())
+    one_hot = torch.zeros(9)
+    one_hot[5] = 1.0
+    same, _, _ = evaluate(
+        lab_model, [direction("l2", one_hot), channel("l2", 5)], x[:1].repeat(2, 1, 1, 1)
+    )
+    torch.testing.assert_close(same[0], same[1])
+
+
+def test_channel_at_a_position_is_the_neuron_there(lab_model):
+    x = torch.rand(1, 1, 28, 28).repeat(2, 1, 1, 1)
+    values, _, _ = evaluate(lab_model, [channel("l2", 3, at=(2, 5)), neuron("l2", 3, 2, 5)], x)
+    torch.testing.assert_close(values[0], values[1])
+
+
+def test_diversity_couples_only_the_rows_of_its_group(lab_model):
+    x = torch.rand(5, 1, 28, 28)
+    objectives = [
+        channel("l1", 0) + diversity("l1"),
+        channel("l1", 0) + diversity("l1"),
+        channel("l1", 0) + diversity("l1"),
+        channel("l1", 0),
+        channel("l1", 0) + diversity("l1", group="alone"),
+    ]
+    values, acts, adapter = evaluate(lab_model, objectives, x)
+    act = acts[adapter.ref("l1")]
+    grams = torch.stack([a.flatten(1) @ a.flatten(1).T for a in act[:3]]).flatten(1)
+    grams = grams / grams.norm(dim=1, keepdim=True)
+    similarity = grams @ grams.T
+    means = act.mean((2, 3))[:, 0]
+    for row in range(3):
+        others = similarity[row].sum() - similarity[row, row]
+        torch.testing.assert_close(values[row], means[row] - others / 3)
+    torch.testing.assert_close(values[3], means[3])  # outside every group
+    torch.testing.assert_close(values[4], means[4])  # a group of one has no one to differ from
+    batch = BatchObjective(objectives, adapter)
+    assert sorted(batch.coupled()) == [[0, 1, 2], [4]]
+
+
+@pytest.mark.parametrize(
+    ("objective", "message"),
+    [
+        (direction("l2", torch.ones(3)), "3 values but l2 has 9 channels"),
+        (direction("l4", torch.ones(25), at=(1, 1)), "needs a layer with spatial positions"),
+        (direction("l2", torch.ones(9), at=(99, 0)), "outside"),
+    ],
+)
+def test_bad_directions_are_explained(lab_model, objective, message):
     with pytest.raises(ActmaxError, match=message):
         evaluate(lab_model, [objective], torch.rand(1, 1, 28, 28))

@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 from actmax.lab.experiments import choose_tv_weight, receptive_field
-from actmax.lab.plots import DPI, image_grid
 from actmax.lab.report import png_size
+from actmax.plots.grid import DPI, image_grid
 
 
 def summary(recognized, confidence, plausibility, min_activation):

@@ -2,7 +2,7 @@
 
 from importlib.metadata import PackageNotFoundError, version
 
-from . import attribution, objectives
+from . import attribution, objectives, optimizers, param, regularizers, transforms
 from .adapters import LayerRef, ModelAdapter, as_adapter
 from .attribution import (
     Attribution,
@@ -15,8 +15,19 @@ from .attribution import (
 )
 from .engine import visualize
 from .errors import ActmaxError, LayerNotFoundError
-from .objectives import Objective, channel, layer_mean, logit, neuron, unit, units
-from .recipes import ActmaxRecipe, KerasVisRecipe, Recipe
+from .objectives import (
+    Objective,
+    channel,
+    custom,
+    direction,
+    diversity,
+    layer_mean,
+    logit,
+    neuron,
+    unit,
+    units,
+)
+from .recipes import Recipe, get_recipe
 from .result import VisualizationResult
 
 try:
@@ -26,9 +37,7 @@ except PackageNotFoundError:  # pragma: no cover - running from a source tree
 
 __all__ = [
     "ActmaxError",
-    "ActmaxRecipe",
     "Attribution",
-    "KerasVisRecipe",
     "LayerNotFoundError",
     "LayerRef",
     "ModelAdapter",
@@ -38,16 +47,24 @@ __all__ = [
     "as_adapter",
     "attribution",
     "channel",
+    "custom",
+    "direction",
+    "diversity",
     "explain",
     "grad_cam",
+    "get_recipe",
     "grad_cam_plus_plus",
     "layer_mean",
     "logit",
     "neuron",
     "objectives",
+    "optimizers",
     "overlay",
     "overlay_heatmap",
+    "param",
+    "regularizers",
     "saliency",
+    "transforms",
     "unit",
     "units",
     "visualize",

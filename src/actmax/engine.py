@@ -1,43 +1,43 @@
 """`visualize()`: synthesize the inputs that drive chosen targets as high as they go, many at once.
 
-Every row of the batch is its own problem (objective, loss weights, seed, jitter); rows never
-interact: the loss is a sum of per-row losses, gradients are normalized per image, optimizers act
-element-wise and the best iterate is chosen per row. A row therefore gets what it would get alone.
+The loop is assembled from parts (see `actmax.param`, `actmax.transforms`,
+`actmax.regularizers`, `actmax.optimizers`); a recipe (`actmax.recipes`) is a preset of them.
+Each step: the parametrization makes the images, the transforms make the view the model sees, the
+objectives read the model's activations, the regularizers read the images, and the optimizer
+moves the optimized tensor along the loss gradient.
 
-Targeting logits: `logit(i)` reads the input of the last layer's activation, i.e. keras-vis'
-"softmax swapped for linear" without touching the model. For the lab CNN (and any model whose
-layers keep their activation in a `.activation` submodule) use `unit(layer, i,
-pre_activation=True)`; for a model ending in an `nn.Softmax` module, `logit(i)` reads that
-module's input; for any other model, target the last linear layer itself, e.g.
-`unit("classifier", i)` or `unit("fc.linear", i)` (any dotted module name works).
+Every row of the batch is its own problem (objective, weights, seed, random draws); rows never
+interact, except the rows that one `diversity` term couples on purpose: the loss is a sum of
+per-row losses, optimizers act element-wise or per image, and the best iterate is chosen per row.
+A row therefore gets what it would get alone.
 """
 
 from __future__ import annotations
 
-import functools
 import math
 import os
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
 from torch import nn
 
-from . import regularizers
 from .adapters import ModelAdapter, as_adapter
 from .errors import ActmaxError
 from .objectives import BatchObjective, Objective
-from .parallel import BatchWorkers
+from .optimizers import Optimizer
+from .parallel import BatchWorkers, cpu_threads
+from .param import Canvas, Parametrization
 from .recipes import Recipe, get_recipe
+from .regularizers import Regularizer
 from .result import VisualizationResult, write_gif
-from .transforms import RandomTransforms
+from .transforms import Jitter, Transform, Transforms
 
-__all__ = ["Step", "VisualizationResult", "default_seed", "visualize"]
+__all__ = ["Step", "VisualizationResult", "visualize"]
 
-HISTORY_KEYS = ("objective", "tv", "lp", "loss")
 GIF_FRAMES = 50
 MIN_SLICE_ROWS = 8  # a smaller slice leaves too little work per op to pay for its thread
 SMALL_INPUT = 1 << 16  # input elements per slice below which one thread per slice is fastest
@@ -46,25 +46,30 @@ SMALL_INPUT = 1 << 16  # input elements per slice below which one thread per sli
 @dataclass(frozen=True)
 class Step:
     """What a callback sees after each forward pass (tensors on the run's device, detached;
-    `inputs` is the live optimized tensor: clone it to keep it past the callback).
+    `inputs` is the live image tensor: clone it to keep it past the callback).
 
-    inputs: the inputs that were scored (before the update of this step), (N, C, H, W).
-    objective, tv, lp, loss: per-row values, (N,).
+    step: the step number, from 0.
+    inputs: the images that were scored (before this step's update), (N, C, H, W).
+    objective, loss: per-row values, (N,).
+    terms: each regularizer's per-row penalty, by name.
     """
 
     step: int
     inputs: torch.Tensor
     objective: torch.Tensor
-    tv: torch.Tensor
-    lp: torch.Tensor
     loss: torch.Tensor
+    terms: dict[str, torch.Tensor] = field(default_factory=dict)
 
 
 def visualize(
-    model: nn.Module | ModelAdapter,
+    model: nn.Module | ModelAdapter | str | os.PathLike,
     objectives: Objective | Sequence[Objective],
     *,
     recipe: str | Recipe = "actmax",
+    param: Parametrization | None = None,
+    transforms: Sequence[Transform] | None = None,
+    regularizers: Sequence[Regularizer] | None = None,
+    optimizer: Optimizer | None = None,
     iterations: int | None = None,
     input_range: tuple[float, float] = (0.0, 1.0),
     input_shape: tuple[int, ...] | None = None,
@@ -73,95 +78,100 @@ def visualize(
     lp_weight: float | Sequence[float] | None = None,
     tv_beta: float | None = None,
     lp_norm: float | None = None,
+    jitter: int | Sequence[int] | None = None,
     seed: int | Sequence[int] = 0,
     seed_input: torch.Tensor | np.ndarray | None = None,
-    jitter: int | Sequence[int] | None = None,
     device: str | torch.device | None = None,
     progress: bool = False,
-    callback: Callable[[int, Step], None] | None = None,
+    callback: Callable[[Step], None] | None = None,
     gif: str | os.PathLike | None = None,
     titles: Sequence[str] | None = None,
 ) -> VisualizationResult:
-    """Optimize one input per objective and return them with their display images.
+    """Optimize one input per objective, all in one batch, and return them with their display
+    images.
 
-    model: a torch `nn.Module` (channels-first input) or a `ModelAdapter`.
-    objectives: one `Objective`, or a sequence of them: one row (one image) each.
-    recipe: "actmax" (bounded, Adam, jitter) or "keras-vis" (keras-vis' algorithm exactly), or
-        a `Recipe` object (e.g. `dataclasses.replace(ActmaxRecipe(), lr=0.1)`).
-    act_weight, tv_weight, lp_weight, jitter, seed: one value for every row or one per row.
-        A single seed is used by every row (a row's result depends only on its own settings).
-    seed_input: start images (N, C, H, W) or one (C, H, W) for all rows; default: keras-vis'
-        seed (uniform noise, mean mid-range, std 5% of the range) drawn from each row's seed.
-    device: where to optimize (default: the model's); the model's tensors are moved there for
-        the call and the originals put back afterwards.
-    callback: `callback(step, Step)` after every forward pass.
-    gif: path of an animated GIF of the optimization (about 50 frames).
+    Args:
+        model: a torch `nn.Module` (channels-first input), a Keras 3 model, a `ModelAdapter`,
+            or the path of a model file (`actmax.adapters.load`).
+        objectives: one `Objective`, or a sequence of them: one row (one image) each.
+        recipe: the preset of parts and settings: "actmax" (bounded, Adam, jitter; the
+            default), "keras-vis" (keras-vis' algorithm exactly), or a `Recipe`.
+        param: how the optimized tensor becomes the image (`actmax.param`); default: the
+            recipe's.
+        transforms: random transforms of the image before the model sees it
+            (`actmax.transforms`), applied in order; default: the recipe's.
+        regularizers: penalties added to the loss (`actmax.regularizers`); default: the
+            recipe's.
+        optimizer: the update rule (`actmax.optimizers`); default: the recipe's.
+        iterations: the number of steps; default: the recipe's (200 for both presets).
+        input_range: (lo, hi), the values the model's input takes (e.g. (0, 1) for MNIST
+            scaled to [0, 1], (0, 255) for raw pixels).
+        input_shape: one image's shape (C, H, W), for models that do not say it themselves.
+        act_weight: the objective's weight in the loss; one value, or one per row.
+        tv_weight, lp_weight: the weight of the recipe's (or `regularizers`') regularizer named
+            "tv" or "lp"; one value, or one per row.
+        tv_beta, lp_norm: the exponent of the "tv" regularizer and the p of the "lp" one.
+        jitter: the pixels of the first `Jitter` transform (0 removes it); one value, or one
+            per row.
+        seed: one seed for every row, or one per row; a row's start image and random draws
+            come from its own seed only, so a row's result does not depend on the others.
+        seed_input: start images (N, C, H, W), or one (C, H, W) for every row (for
+            `param.Latent`: start codes); default: keras-vis' noise (mean mid-range, std 5% of
+            the range) drawn from each row's seed.
+        device: where to optimize (default: the model's).
+        progress: show a progress bar over the steps.
+        callback: `callback(step)` with a `Step` after every forward pass.
+        gif: the path of an animated GIF of the optimization (about 50 frames).
+        titles: one title per row for `result.plot()` (default: the objectives as text).
+
+    Returns:
+        A `VisualizationResult`: the optimized inputs, display images, activations, history.
     """
-    adapter = as_adapter(model, input_shape=input_shape) if isinstance(model, nn.Module) else model
-    if not isinstance(adapter, ModelAdapter):
-        raise ActmaxError(f"expected a torch model or a ModelAdapter, got {type(model).__name__}")
-    recipe = get_recipe(recipe)
+    adapter = (
+        model if isinstance(model, ModelAdapter) else as_adapter(model, input_shape=input_shape)
+    )
     objectives = _as_objectives(objectives)
     n = len(objectives)
+    recipe = _customized(
+        get_recipe(recipe),
+        n,
+        param=param,
+        transforms=transforms,
+        regularizers=regularizers,
+        optimizer=optimizer,
+        iterations=iterations,
+        tv_weight=tv_weight,
+        lp_weight=lp_weight,
+        tv_beta=tv_beta,
+        lp_norm=lp_norm,
+        jitter=jitter,
+    )
     lo, hi = _check_range(input_range)
-    iterations = recipe.iterations if iterations is None else iterations
-    if isinstance(iterations, bool) or not isinstance(iterations, int) or iterations < 1:
-        raise ActmaxError(f"iterations must be a whole number >= 1, got {iterations!r}")
-    tv_beta = recipe.tv_beta if tv_beta is None else float(tv_beta)
-    p = recipe.lp_norm if lp_norm is None else float(lp_norm)
-    if not p >= 1:
-        raise ActmaxError(f"the Lp norm needs lp_norm >= 1, got {p}")
-    if not tv_beta > 0:
-        raise ActmaxError(f"the total-variation exponent tv_beta must be > 0, got {tv_beta}")
-    weights = {
-        "act": _per_row(act_weight, recipe.act_weight, n, "act_weight"),
-        "tv": _per_row(tv_weight, recipe.tv_weight, n, "tv_weight"),
-        "lp": _per_row(lp_weight, recipe.lp_weight, n, "lp_weight"),
-    }
     seeds = [int(s) for s in _per_row(seed, 0, n, "seed", whole=True)]
-    jitters = [int(j) for j in _per_row(jitter, recipe.jitter, n, "jitter", whole=True)]
+    weights = {"act": _per_row(act_weight, recipe.act_weight, n, "act_weight")}
+    weights.update(
+        {r.name: _per_row(r.weight, 0.0, n, f"{r.name} weight") for r in recipe.regularizers}
+    )
     if titles is not None and len(titles) != n:
         raise ActmaxError(f"{len(titles)} titles for {n} objectives")
-
-    generators = [torch.Generator().manual_seed(s) for s in seeds]
-    dtype = adapter.dtype
-    if seed_input is None:
-        shape = _image_shape(input_shape, adapter)
-        x0 = torch.stack([default_seed(shape, (lo, hi), g) for g in generators]).to(dtype)
-    else:
-        x0 = _seed_images(seed_input, n, input_shape or adapter.input_shape, dtype)
-    target = torch.device(device) if device is not None else adapter.device
-    transforms = RandomTransforms(
-        generators, iterations, x0.dim() - 2, jitters, recipe.scale, device=target, dtype=dtype
-    )
     batch = BatchObjective(objectives, adapter)  # unknown layers fail here, before any work
     titles = [obj.describe(adapter) for obj in objectives] if titles is None else list(titles)
-    settings = _Settings(recipe, (lo, hi), iterations, tv_beta, p, progress, callback, gif)
 
-    with _prepared(adapter, target, x0.dim() - 2), adapter.frozen(), torch.enable_grad():
-        workers, threads = _workers(adapter, target, x0, callback)
-        with workers, _cpu_threads(threads), adapter.recorder(batch.refs) as forward:
-            cancel = threading.Event()
+    generators = [torch.Generator().manual_seed(s) for s in seeds]
+    canvas, raw0 = _start(recipe.param, adapter, input_shape, (lo, hi), generators, seed_input)
+    target = torch.device(device) if device is not None else adapter.device
+    draws = Transforms(recipe.transforms, generators, recipe.iterations, canvas.shape, target)
+    plan = _Plan(recipe, canvas, weights, titles, progress, callback, gif is not None)
 
-            def run(rows: slice) -> tuple:
-                whole = rows == slice(0, n)
-                problem = _Problem(
-                    rows=rows,
-                    batch=batch if whole else BatchObjective(objectives[rows], adapter),
-                    x0=x0[rows].to(target),
-                    weights={k: v[rows] for k, v in weights.items()},
-                    transforms=transforms.select(rows),
-                    titles=titles,
-                )
-                try:
-                    return _optimize(forward, problem, settings, cancel)
-                except BaseException:
-                    cancel.set()  # the other slices stop at their next step
-                    raise
-
-            parts = workers.map(run, n)
+    with (
+        recipe.param.ready(target),
+        _prepared(adapter, target, len(canvas.shape) - 1),
+        adapter.frozen(),
+        torch.enable_grad(),
+    ):
+        parts = _run_slices(adapter, plan, objectives, batch, raw0, draws, target)
         inputs = torch.cat([part[0] for part in parts])
-        history = {k: np.concatenate([part[1][k] for part in parts], axis=1) for k in HISTORY_KEYS}
+        history = {k: np.concatenate([part[1][k] for part in parts], axis=1) for k in parts[0][1]}
         frames = [np.concatenate(f) for f in zip(*(part[2] for part in parts), strict=True)]
         with torch.no_grad(), adapter.recorder(batch.refs) as forward:
             values = _objective(forward, batch, inputs)
@@ -169,7 +179,7 @@ def visualize(
     activations = values.cpu().numpy()
     _check_finite(activations, titles, "on the returned inputs")
     if gif is not None:
-        write_gif(frames + [images.movedim(1, -1).cpu().numpy()], gif, zoom=_gif_zoom(x0))
+        write_gif(frames + [images.movedim(1, -1).cpu().numpy()], gif, zoom=_gif_zoom(canvas))
     return VisualizationResult(
         inputs=inputs.detach().cpu(),
         images=images.movedim(1, -1).cpu().numpy(),
@@ -184,33 +194,142 @@ def visualize(
 
 
 @dataclass(frozen=True)
-class _Settings:
+class _Plan:
     """What every slice of a call shares."""
 
     recipe: Recipe
-    input_range: tuple[float, float]
-    iterations: int
-    tv_beta: float
-    p: float
+    canvas: Canvas
+    weights: dict[str, np.ndarray]
+    titles: list[str]
     progress: bool
-    callback: Callable[[int, Step], None] | None
-    gif: str | os.PathLike | None
+    callback: Callable[[Step], None] | None
+    frames: bool
 
 
 @dataclass(frozen=True)
-class _Problem:
-    """One slice of the batch: rows optimized together (all of them, or one worker's share)."""
+class _Slice:
+    """Rows optimized together: all of them, or one worker's share."""
 
     rows: slice
     batch: BatchObjective
-    x0: torch.Tensor
-    weights: dict[str, np.ndarray]
-    transforms: RandomTransforms
-    titles: list[str]
+    raw0: torch.Tensor
+    transforms: Transforms
+
+
+def _customized(recipe: Recipe, n: int, **given) -> Recipe:
+    """The recipe with the call's parts and shortcuts applied (shortcuts edit named parts)."""
+    parts = {k: given[k] for k in ("param", "optimizer", "iterations") if given[k] is not None}
+    for key in ("transforms", "regularizers"):
+        if given[key] is not None:
+            parts[key] = tuple(given[key])
+    recipe = recipe.replace(**parts)
+    iterations = recipe.iterations
+    if isinstance(iterations, bool) or not isinstance(iterations, int) or iterations < 1:
+        raise ActmaxError(f"iterations must be a whole number >= 1, got {iterations!r}")
+    for reg in recipe.regularizers:
+        if not isinstance(reg, Regularizer):
+            raise ActmaxError(f"regularizers must be Regularizer objects, got {reg!r}")
+    names = [reg.name for reg in recipe.regularizers]
+    if len(set(names)) != len(names) or {"objective", "loss"} & set(names):
+        raise ActmaxError(f"regularizer names must be unique and not objective/loss: {names}")
+    regs = list(recipe.regularizers)
+    for name, field_name, key in (
+        ("tv", "weight", "tv_weight"),
+        ("tv", "beta", "tv_beta"),
+        ("lp", "weight", "lp_weight"),
+        ("lp", "p", "lp_norm"),
+    ):
+        value = given[key]
+        if value is None:
+            continue
+        index = next((i for i, r in enumerate(regs) if r.name == name), None)
+        if index is None:
+            if field_name == "weight" and not np.any(_per_row(value, 0.0, n, key)):
+                continue  # a zero weight for a prior the recipe does not have
+            raise ActmaxError(f"{key} needs a regularizer named {name!r}; this recipe has {names}")
+        if field_name == "weight":
+            rows = _per_row(value, 0.0, n, key)
+            value = float(rows[0]) if np.all(rows == rows[0]) else tuple(rows.tolist())
+        else:
+            value = float(value)
+        regs[index] = _replace(regs[index], **{field_name: value})
+    return recipe.replace(
+        regularizers=regs, transforms=_with_jitter(list(recipe.transforms), given["jitter"], n)
+    )
+
+
+def _replace(part, **changes):
+    import dataclasses
+
+    if not dataclasses.is_dataclass(part):
+        raise ActmaxError(f"{type(part).__name__} is not a dataclass: set its values directly")
+    return dataclasses.replace(part, **changes)
+
+
+def _with_jitter(transforms: list[Transform], jitter, n: int) -> list[Transform]:
+    """`jitter=` sets the pixels of the first Jitter (0 for every row removes it)."""
+    if jitter is None:
+        return transforms
+    pixels = [int(j) for j in _per_row(jitter, 0, n, "jitter", whole=True)]
+    index = next((i for i, t in enumerate(transforms) if isinstance(t, Jitter)), None)
+    if not any(pixels):
+        return [t for i, t in enumerate(transforms) if i != index]
+    value = pixels[0] if len(set(pixels)) == 1 else pixels
+    if index is None:
+        return [Jitter(value), *transforms]
+    transforms[index] = _replace(transforms[index], pixels=value)
+    return transforms
+
+
+def _start(
+    param: Parametrization,
+    adapter: ModelAdapter,
+    input_shape,
+    input_range: tuple[float, float],
+    generators: list[torch.Generator],
+    seed_input,
+) -> tuple[Canvas, torch.Tensor]:
+    """The canvas and the optimized tensor at the start (on the CPU), from each row's seed."""
+    n, dtype = len(generators), adapter.dtype
+    shape = input_shape if input_shape is not None else adapter.input_shape
+    if seed_input is not None and param.takes_images:
+        seed_input = _seed_images(seed_input, n, shape, dtype)
+        shape = tuple(seed_input.shape[1:]) if shape is None else shape
+    if shape is None and not param.takes_images:
+        canvas = Canvas((), input_range)
+        raw0 = param.init(canvas, generators, dtype, seed_input)
+        with torch.no_grad():
+            shape = tuple(param.image(raw0[:1], canvas).shape[1:])
+        return Canvas(shape, input_range), raw0
+    canvas = Canvas(_image_shape(shape), input_range)
+    return canvas, param.init(canvas, generators, dtype, seed_input)
+
+
+def _run_slices(adapter, plan: _Plan, objectives, batch, raw0, draws, device) -> list[tuple]:
+    """Optimize the batch, cut into slices that run at the same time on the CPU's threads."""
+    n = len(objectives)
+    workers, threads = _workers(adapter, device, plan, n)
+    with workers, cpu_threads(threads), adapter.recorder(batch.refs) as forward:
+        cancel = threading.Event()
+
+        def run(rows: slice) -> tuple:
+            part = _Slice(
+                rows=rows,
+                batch=batch if rows == slice(0, n) else BatchObjective(objectives[rows], adapter),
+                raw0=raw0[rows].to(device),
+                transforms=draws.select(rows),
+            )
+            try:
+                return _optimize(forward, part, plan, cancel)
+            except BaseException:
+                cancel.set()  # the other slices stop at their next step
+                raise
+
+        return workers.map(run, n, together=batch.coupled())
 
 
 def _workers(
-    adapter: ModelAdapter, device: torch.device, x0: torch.Tensor, callback
+    adapter: ModelAdapter, device: torch.device, plan: _Plan, n: int
 ) -> tuple[BatchWorkers, int | None]:
     """How to spread a batch over the CPU's threads, and the threads of a lone worker.
 
@@ -222,99 +341,106 @@ def _workers(
     threads = torch.get_num_threads()
     if device.type != "cpu":
         return BatchWorkers(1), None
-    n = x0.shape[0]
-    can_slice = callback is None and adapter.concurrent_recorder
+    can_slice = plan.callback is None and adapter.concurrent_recorder
     workers = max(1, min(threads, n // MIN_SLICE_ROWS)) if can_slice else 1
     each = max(1, threads // workers)
-    if x0[: -(-n // workers)].numel() < SMALL_INPUT:
+    if -(-n // workers) * math.prod(plan.canvas.shape) < SMALL_INPUT:
         each = 1
     if workers > 1:
         return BatchWorkers(workers, threads_each=each), None
     return BatchWorkers(1), each
 
 
-@contextmanager
-def _cpu_threads(threads: int | None) -> Iterator[None]:
-    """Run the block with `threads` PyTorch CPU threads (None: as they are)."""
-    previous = torch.get_num_threads()
-    if threads is not None and threads != previous:
-        torch.set_num_threads(threads)
-    try:
-        yield
-    finally:
-        if torch.get_num_threads() != previous:
-            torch.set_num_threads(previous)
-
-
-def _optimize(forward, problem: _Problem, settings: _Settings, cancel: threading.Event):
+def _optimize(forward, part: _Slice, plan: _Plan, cancel: threading.Event):
     """The loop: one forward and one backward pass per step for the slice, no host syncs."""
-    recipe, input_range, iterations = settings.recipe, settings.input_range, settings.iterations
-    x0, batch, transforms, weights = problem.x0, problem.batch, problem.transforms, problem.weights
-    device, dtype, n = x0.device, x0.dtype, x0.shape[0]
-    act_w, tv_w, lp_w = (torch.tensor(weights[k], device=device, dtype=dtype) for k in weights)
-    use_tv, use_lp = bool(np.any(weights["tv"])), bool(np.any(weights["lp"]))
-    opt = recipe.optimizer(x0, input_range, iterations)
-    tv_fn = functools.partial(regularizers.total_variation, full=recipe.tv_full)
-    tv_beta, p = settings.tv_beta, settings.p
-    history = torch.empty(iterations, len(HISTORY_KEYS), n, device=device, dtype=dtype)
-    if recipe.keep_best:
-        best_loss = torch.full((n,), math.inf, device=device, dtype=dtype)
-        best_x = x0.clone()
+    recipe, canvas, iterations = plan.recipe, plan.canvas, plan.recipe.iterations
+    param, regs, batch = recipe.param, recipe.regularizers, part.batch
+    raw = part.raw0.clone().requires_grad_(True)
+    device, dtype, n = raw.device, raw.dtype, raw.shape[0]
+    weights = {
+        k: torch.tensor(v[part.rows], device=device, dtype=dtype) for k, v in plan.weights.items()
+    }
+    needed = {r.name: bool(np.any(plan.weights[r.name][part.rows])) for r in regs}
+    stepper = recipe.optimizer.start(raw, iterations, param.scale(canvas))
+    keys = ["objective", *(r.name for r in regs), "loss"]
+    history = torch.empty(iterations, len(keys), n, device=device, dtype=dtype)
+    best_loss = torch.full((n,), math.inf, device=device, dtype=dtype)
+    best_x = None
     frames, frame_every = [], max(1, iterations // GIF_FRAMES)
-    # Check the objectives against the model before any work is done; for recipes with
-    # relative weights, scale the priors by how strongly each objective reacts to its input.
-    with torch.set_grad_enabled(recipe.relative_weights):
-        values = _objective(forward, batch, opt.input())
-    titles = problem.titles
-    _check_finite(values.detach().cpu().numpy(), titles, "at the start", problem.rows.start)
-    if recipe.relative_weights:
-        (grad,) = torch.autograd.grad(values.sum(), opt.param)
-        sensitivity = grad.abs().flatten(1).mean(1)
-        sensitivity = torch.where(sensitivity > 0, sensitivity, torch.ones_like(sensitivity))
-        tv_w, lp_w = tv_w * sensitivity, lp_w * sensitivity
-    del values
-    transformed = math.ceil(recipe.transform_steps * iterations)
+    reg_w = _prior_weights(forward, part, plan, raw, weights)
+
     steps = range(iterations)
-    if settings.progress and problem.rows.start == 0:
+    if plan.progress and part.rows.start == 0:
         from tqdm.auto import tqdm
 
         steps = tqdm(steps, desc=f"visualize ({recipe.name})", unit="step", leave=False)
-
     for t in steps:
         if cancel.is_set():
             break
-        x = opt.input()
-        seen = transforms(x, t) if transforms.enabled and t < transformed else x
+        x = param.image(raw, canvas)
+        seen = part.transforms(x, t) if part.transforms.active(t) else x
         values = _objective(forward, batch, seen)
-        tv = _term(tv_fn, x, tv_beta, use_tv)
-        lp = _term(regularizers.lp_norm, x, p, use_lp)
-        loss = -act_w * values + tv_w * tv + lp_w * lp
-        (grad,) = torch.autograd.grad(loss.sum(), opt.param)
+        terms = [_penalty(r, x, raw, needed[r.name]) for r in regs]
+        loss = _loss(weights["act"], values, reg_w, terms)
+        (grad,) = torch.autograd.grad(loss.sum(), raw)
         with torch.no_grad():
             x = x.detach()
-            record = torch.stack([values, tv, lp, loss]).detach()
+            record = torch.stack([values, *terms, loss]).detach()
             history[t] = record
             if recipe.keep_best:
-                better = record[3] < best_loss
-                best_loss = torch.where(better, record[3], best_loss)
-                best_x = torch.where(better.view((-1,) + (1,) * (x.dim() - 1)), x, best_x)
-            if settings.gif is not None and t % frame_every == 0:
-                frames.append(recipe.display(x, input_range).movedim(1, -1).cpu().numpy())
-            if settings.callback is not None:
-                settings.callback(t, Step(t, x, record[0], record[1], record[2], record[3]))
-        opt.step(grad, t)
+                best_loss, best_x = _keep_better(record[-1], x, best_loss, best_x)
+            if plan.frames and t % frame_every == 0:
+                frames.append(recipe.display(x, canvas.input_range).movedim(1, -1).cpu().numpy())
+            if plan.callback is not None:
+                named = dict(zip(keys[1:-1], record[1:-1], strict=True))
+                plan.callback(Step(t, x, record[0], record[-1], named))
+        stepper.step(grad, t)
+        with torch.no_grad():
+            param.project(raw, canvas)
 
     with torch.no_grad():
-        last = opt.input().detach()
+        last = param.image(raw, canvas).detach()
         if recipe.keep_best:  # the final iterate competes too, scored on itself
             values = _objective(forward, batch, last)
-            tv = _term(tv_fn, last, tv_beta, True)
-            lp = _term(regularizers.lp_norm, last, p, True)
-            loss = -act_w * values + tv_w * tv + lp_w * lp
-            better = (loss < best_loss).view((-1,) + (1,) * (last.dim() - 1))
-            last = torch.where(better, last, best_x)
+            terms = [_penalty(r, last, raw, True) for r in regs]
+            loss = _loss(weights["act"], values, reg_w, terms)
+            last = _keep_better(loss, last, best_loss, best_x)[1]
     hist = history.cpu().numpy()
-    return last, {k: hist[:, i] for i, k in enumerate(HISTORY_KEYS)}, frames
+    return last, {k: hist[:, i] for i, k in enumerate(keys)}, frames
+
+
+def _prior_weights(forward, part: _Slice, plan: _Plan, raw, weights) -> list[torch.Tensor]:
+    """Each regularizer's per-row weights, after checking the objectives against the model at
+    the start; for recipes with relative weights, scaled by how strongly each row's objective
+    reacts to its image there (the mean absolute gradient)."""
+    recipe = plan.recipe
+    with torch.set_grad_enabled(recipe.relative_weights):
+        x = recipe.param.image(raw, plan.canvas)
+        values = _objective(forward, part.batch, x)
+    _check_finite(values.detach().cpu().numpy(), plan.titles, "at the start", part.rows.start)
+    reg_w = [weights[r.name] for r in recipe.regularizers]
+    if recipe.relative_weights:
+        (grad,) = torch.autograd.grad(values.sum(), x)
+        sensitivity = grad.abs().flatten(1).mean(1)
+        sensitivity = torch.where(sensitivity > 0, sensitivity, torch.ones_like(sensitivity))
+        reg_w = [w * sensitivity for w in reg_w]
+    return reg_w
+
+
+def _loss(act_w, values, reg_w, terms) -> torch.Tensor:
+    loss = -act_w * values
+    for w, term in zip(reg_w, terms, strict=True):
+        loss = loss + w * term
+    return loss
+
+
+def _keep_better(loss, x, best_loss, best_x):
+    """Per row, the lower of `loss` and `best_loss`, with its image."""
+    if best_x is None:
+        return loss, x.clone()
+    better = loss < best_loss
+    best_loss = torch.where(better, loss, best_loss)
+    return best_loss, torch.where(better.view((-1,) + (1,) * (x.dim() - 1)), x, best_x)
 
 
 def _objective(forward, batch: BatchObjective, x: torch.Tensor) -> torch.Tensor:
@@ -322,23 +448,13 @@ def _objective(forward, batch: BatchObjective, x: torch.Tensor) -> torch.Tensor:
     return batch(acts)
 
 
-def _term(fn, x: torch.Tensor, arg: float, needed: bool) -> torch.Tensor:
+def _penalty(reg: Regularizer, x: torch.Tensor, raw: torch.Tensor, needed: bool) -> torch.Tensor:
     """A regularizer's value; without gradient when no row weighs it (it is only recorded)."""
+    source = raw if reg.reads == "param" else x
     if needed:
-        return fn(x, arg)
+        return reg.penalty(source)
     with torch.no_grad():
-        return fn(x, arg)
-
-
-def default_seed(
-    shape: Sequence[int], input_range: tuple[float, float], generator: torch.Generator
-) -> torch.Tensor:
-    """keras-vis' `random_array`: uniform noise standardized to mean mid-range and std 5% of
-    the range (values within about +-8.7% of the range around its middle)."""
-    lo, hi = input_range
-    noise = torch.rand(tuple(shape), generator=generator, dtype=torch.float64)
-    noise = (noise - noise.mean()) / (noise.std(unbiased=False) + 1e-7)
-    return noise * (0.05 * (hi - lo)) + (lo + hi) / 2
+        return reg.penalty(source)
 
 
 @contextmanager
@@ -447,8 +563,7 @@ def _per_row(value, default, n: int, what: str, whole: bool = False) -> np.ndarr
     return out
 
 
-def _image_shape(input_shape, adapter: ModelAdapter) -> tuple[int, ...]:
-    shape = input_shape if input_shape is not None else adapter.input_shape
+def _image_shape(shape) -> tuple[int, ...]:
     if shape is None:
         raise ActmaxError(
             "the model does not say what input it takes: pass input_shape=(C, H, W) or seed_input"
@@ -490,6 +605,6 @@ def _check_finite(values: np.ndarray, names: list[str], when: str, offset: int =
         )
 
 
-def _gif_zoom(x0: torch.Tensor) -> int:
+def _gif_zoom(canvas: Canvas) -> int:
     """Blow small images (MNIST) up so the animation is watchable."""
-    return max(1, 96 // max(x0.shape[-1], 1))
+    return max(1, 96 // max(canvas.shape[-1], 1))

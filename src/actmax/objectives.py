@@ -21,7 +21,7 @@ from .adapters.base import LayerRef, ModelAdapter
 from .errors import ActmaxError
 
 LayerSpec = str | int
-KINDS = ("unit", "channel", "neuron", "mean", "custom")
+KINDS = ("unit", "channel", "neuron", "direction", "mean", "custom", "diversity")
 
 
 @dataclass(frozen=True)
@@ -30,7 +30,9 @@ class Term:
 
     kind: `unit` (a dense unit, or for spatial layers the channel mean, as keras-vis does),
     `channel` (a channel's mean over all positions), `neuron` (a channel at one position,
-    the centre by default), `mean` (the mean of the whole layer), `custom` (`fn(activation)`).
+    the centre by default), `direction` (the activation's dot product with `vector` in channel
+    space, averaged over positions or at one), `mean` (the mean of the whole layer), `custom`
+    (`fn(activation)`), `diversity` (how unlike each other the rows of `group` are).
     """
 
     layer: LayerSpec
@@ -41,6 +43,8 @@ class Term:
     pre_activation: bool = False
     fn: Callable[[torch.Tensor], torch.Tensor] | None = field(default=None, compare=False)
     label: str | None = None
+    vector: tuple[float, ...] | None = None
+    group: str | None = None
 
     def describe(self, layer_name: str | None = None) -> str:
         """Short text for titles; `layer_name` replaces an index by the layer's real name."""
@@ -50,6 +54,13 @@ class Term:
             return self.label or f"{layer}:custom"
         if self.kind == "mean":
             return f"mean({layer})"
+        if self.kind == "diversity":
+            return (
+                f"diversity({layer})" if self.group is None else f"diversity({layer}, {self.group})"
+            )
+        if self.kind == "direction":
+            where = "" if self.position is None else f"@{self.position[0]},{self.position[1]}"
+            return f"{layer}·v{where}"
         if self.kind == "neuron":
             where = "centre" if self.position is None else f"{self.position[0]},{self.position[1]}"
             return f"{layer}[{self.index}@{where}]"
@@ -152,8 +163,17 @@ def logit(index: int, layer: LayerSpec = -1) -> Objective:
     return unit(layer, index, pre_activation=True)
 
 
-def channel(layer: LayerSpec, index: int, *, pre_activation: bool = False) -> Objective:
-    """The mean of one channel of a convolutional layer over all positions."""
+def channel(
+    layer: LayerSpec,
+    index: int,
+    *,
+    at: tuple[int, int] | None = None,
+    pre_activation: bool = False,
+) -> Objective:
+    """The mean of one channel of a convolutional layer over all positions, or its value at
+    one spatial position `at` (y, x) (the same as `neuron(layer, index, y, x)`)."""
+    if at is not None:
+        return neuron(layer, index, at[0], at[1], pre_activation=pre_activation)
     return Objective([Term(layer, "channel", int(index), pre_activation=pre_activation)])
 
 
@@ -165,7 +185,8 @@ def neuron(
     *,
     pre_activation: bool = False,
 ) -> Objective:
-    """One channel at one position (the centre of the map when `y`, `x` are not given)."""
+    """One channel at a chosen spatial position (y, x); the centre of the map when `y` and
+    `x` are not given."""
     position = None if y is None and x is None else (int(y or 0), int(x or 0))
     return Objective(
         [Term(layer, "neuron", int(index), position=position, pre_activation=pre_activation)]
@@ -188,6 +209,48 @@ def custom(
     return Objective([Term(layer, "custom", pre_activation=pre_activation, fn=fn, label=name)])
 
 
+def direction(
+    layer: LayerSpec,
+    vector: Sequence[float] | torch.Tensor,
+    *,
+    at: tuple[int, int] | None = None,
+    pre_activation: bool = False,
+) -> Objective:
+    """A direction in channel space: the dot product of the layer's activation (one vector of
+    channels per position) with `vector`, averaged over positions, or at position `at` (y, x).
+    `direction(layer, e_k)` with a one-hot `e_k` is `channel(layer, k)`."""
+    values = torch.as_tensor(vector, dtype=torch.float64).flatten()
+    if values.numel() == 0 or not torch.isfinite(values).all():
+        raise ActmaxError("direction() needs a non-empty vector of finite numbers")
+    position = None if at is None else (int(at[0]), int(at[1]))
+    return Objective(
+        [
+            Term(
+                layer,
+                "direction",
+                position=position,
+                pre_activation=pre_activation,
+                vector=tuple(float(v) for v in values),
+            )
+        ]
+    )
+
+
+def diversity(
+    layer: LayerSpec, group: str | None = None, *, pre_activation: bool = False
+) -> Objective:
+    """Lucid's diversity: how unlike each other the rows of a group are at `layer`, as minus
+    the mean cosine similarity of each row's Gram matrix (channel x channel) with the others'.
+
+    Add it to the objectives of several rows, e.g.
+    `[channel("l3", 4) + 0.5 * diversity("l3") for _ in range(4)]`: the rows whose objectives
+    hold the same diversity term (same layer and `group`) form one group, and each is pushed away
+    from the others. This couples the rows of a group (each row's result depends on the others,
+    so a group must be optimized in one call); rows outside the group stay independent.
+    """
+    return Objective([Term(layer, "diversity", pre_activation=pre_activation, group=group)])
+
+
 class BatchObjective:
     """Evaluates a different objective on every row of a batch in a few tensor operations.
 
@@ -204,11 +267,22 @@ class BatchObjective:
             [(adapter.ref(t.layer, t.pre_activation), t) for t in obj.terms] for obj in objectives
         ]
         self.refs = sorted({ref for row in self._rows for ref, _ in row}, key=str)
+        # rows coupled by a diversity term: (layer, group) -> [(row, weight)]
+        self._groups: dict[tuple[LayerRef, str | None], list[tuple[int, float]]] = {}
+        for row, terms in enumerate(self._rows):
+            for ref, term in terms:
+                if term.kind == "diversity":
+                    self._groups.setdefault((ref, term.group), []).append((row, term.weight))
         self._masks: dict[tuple, torch.Tensor] | None = None
         self._signature: tuple | None = None
 
     def __len__(self) -> int:
         return len(self.objectives)
+
+    def coupled(self) -> list[list[int]]:
+        """The groups of rows that a diversity term couples (each sorted); other rows are
+        independent of every other row."""
+        return [sorted({row for row, _ in members}) for members in self._groups.values()]
 
     def _build_masks(self, acts: dict[LayerRef, torch.Tensor]) -> dict[tuple, torch.Tensor]:
         """Masks keyed by (ref, 'reduced' | 'full'); reduced masks act on channel means."""
@@ -216,7 +290,7 @@ class BatchObjective:
         n = len(self.objectives)
         for row, terms in enumerate(self._rows):
             for ref, term in terms:
-                if term.kind == "custom":
+                if term.kind in ("custom", "diversity"):
                     continue
                 act = acts[ref]
                 shape = tuple(act.shape[1:])
@@ -226,6 +300,17 @@ class BatchObjective:
                     key = (ref, "full")
                     masks.setdefault(key, act.new_zeros((n, *shape)))
                     masks[key][row] += term.weight / max(1, act[0].numel())
+                elif term.kind == "direction" and term.position is not None:
+                    key = (ref, "full")
+                    masks.setdefault(key, act.new_zeros((n, *shape)))
+                    vector = torch.tensor(term.vector, dtype=act.dtype, device=act.device)
+                    at = (slice(None), *term.position)[: len(shape)]
+                    masks[key][(row, *at)] += term.weight * vector
+                elif term.kind == "direction":
+                    key = (ref, "reduced" if spatial else "full")
+                    masks.setdefault(key, act.new_zeros((n, shape[0])))
+                    vector = torch.tensor(term.vector, dtype=act.dtype, device=act.device)
+                    masks[key][row] += term.weight * vector
                 elif term.kind == "neuron":
                     key = (ref, "full")
                     masks.setdefault(key, act.new_zeros((n, *shape)))
@@ -257,7 +342,21 @@ class BatchObjective:
                 if term.kind == "custom":
                     value = term.fn(acts[ref][row : row + 1]).reshape(-1)
                     total = total + term.weight * torch.nn.functional.pad(value, (row, n - row - 1))
+        for (ref, _), members in self._groups.items():
+            rows = torch.tensor([row for row, _ in members], device=any_act.device)
+            weights = any_act.new_tensor([weight for _, weight in members])
+            total = total.index_add(0, rows, weights * gram_diversity(acts[ref][rows]))
         return total
+
+
+def gram_diversity(act: torch.Tensor) -> torch.Tensor:
+    """Per row of `act` (G, C, ...): minus the summed cosine similarity of its channel Gram
+    matrix with every other row's, divided by G (Lucid's diversity, split over the rows)."""
+    g = act.shape[0]
+    features = act.reshape(g, act.shape[1], -1)
+    grams = torch.nn.functional.normalize((features @ features.transpose(1, 2)).flatten(1), dim=1)
+    similarity = grams @ grams.T
+    return -(similarity.sum(1) - similarity.diagonal()) / g
 
 
 def validate_term(term: Term, ref: LayerRef, shape: tuple[int, ...]) -> None:
@@ -275,7 +374,13 @@ def validate_term(term: Term, ref: LayerRef, shape: tuple[int, ...]) -> None:
                 f"index {term.index} is out of range for {ref}: it has {count} {what} "
                 f"(0..{count - 1})"
             )
-    if term.kind == "neuron" and term.position is not None:
+    if term.kind == "direction" and len(term.vector) != shape[0]:
+        raise ActmaxError(
+            f"the direction has {len(term.vector)} values but {ref} has {shape[0]} channels"
+        )
+    if term.kind == "direction" and term.position is not None and len(shape) < 2:
+        raise ActmaxError(f"direction(at=...) needs a layer with spatial positions; {ref} has none")
+    if term.kind in ("neuron", "direction") and term.position is not None:
         for axis, (pos, size) in enumerate(zip(term.position, shape[1:], strict=False)):
             if not 0 <= pos < size:
                 raise ActmaxError(

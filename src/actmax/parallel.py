@@ -9,7 +9,7 @@ anything combined from them is deterministic for a given thread count.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from typing import TypeVar
@@ -69,15 +69,28 @@ class BatchWorkers:
             torch.set_num_threads(self._previous_threads)
             self._previous_threads = None
 
-    def slices(self, n: int) -> list[slice]:
-        """`n` items cut into at most `workers` nearly equal, contiguous, non-empty slices."""
+    def slices(self, n: int, together: Sequence[Sequence[int]] = ()) -> list[slice]:
+        """`n` items cut into at most `workers` nearly equal, contiguous, non-empty slices,
+        never cutting through a group of `together` (rows that must be worked on as one)."""
         parts = max(1, min(self.workers, n))
-        bounds = [round(i * n / parts) for i in range(parts + 1)]
+        blocked = set()
+        for group in together:
+            if len(group) > 1:
+                blocked.update(range(min(group) + 1, max(group) + 1))
+        allowed = [cut for cut in range(1, n) if cut not in blocked]
+        cuts = set()
+        for i in range(1, parts):
+            ideal = round(i * n / parts)
+            if allowed:
+                cuts.add(min(allowed, key=lambda cut: (abs(cut - ideal), cut)))
+        bounds = [0, *sorted(cuts), n]
         return [slice(a, b) for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
 
-    def map(self, fn: Callable[[slice], T], n: int) -> list[T]:
-        """`[fn(s) for s in self.slices(n)]`, the slices worked on concurrently."""
-        parts = self.slices(n)
+    def map(
+        self, fn: Callable[[slice], T], n: int, together: Sequence[Sequence[int]] = ()
+    ) -> list[T]:
+        """`[fn(s) for s in self.slices(n, together)]`, the slices worked on concurrently."""
+        parts = self.slices(n, together)
         if self._pool is None or len(parts) == 1:
             return [fn(part) for part in parts]
         futures = [self._pool.submit(fn, part) for part in parts[1:]]

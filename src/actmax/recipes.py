@@ -1,23 +1,21 @@
-"""How an input is optimized: keras-vis' algorithm, exactly, and actmax's own.
-
-A recipe holds defaults (iterations, loss weights, transforms) and makes the per-run optimizer
-that owns the optimized tensor. Both optimizers act element-wise or per image, so the rows of a
-batch never influence one another.
+"""Recipes: presets of parts (parametrization, optimizer, transforms, regularizers) and settings.
 
 =====================  ========================================  ===================================
                        `keras-vis`                               `actmax`
 =====================  ========================================  ===================================
-loss                   -act_w*objective + lp_w*Lp + tv_w*TV      the same terms
-defaults (act, lp, tv) 1, 10, 10 (Lp with p=6, TV with beta=2)   1, 300, 400 (L1, i.e. p=1; beta 2)
+parametrization        `Pixels(clamp=False)`: unbounded          `Pixels()`: clamped into the range
+regularizers           `TotalVariation(10)`, `LpNorm(10, p=6)`   `TotalVariation(400, full=True)`,
+                                                                 `LpNorm(300, p=1)`
 prior weights          absolute                                  x mean |d objective / d input| at
                                                                  the start, per row
 TV grid                keras-vis' (H-1)x(W-1) grid               every neighbour pair (border kept)
-gradient               L2-normalized per image                   as is
-update                 RMSProp: decay 0.95, eps 1e-7 inside the  Adam, step 10% of the range, cosine
-                       square root, step 1 in input units        decay to 0
-range                  not enforced while optimizing             clamped into input_range each step
-transforms             none                                      random shifts of up to 3 pixels for
-                                                                 the first 60% of the iterations
+optimizer              `KerasVisRMSProp()`: gradient             `Adam(lr=0.1)`: step 10% of the
+                       L2-normalized per image, RMSProp (decay   range, cosine decay to 0
+                       0.95, eps 1e-7 inside the square root),
+                       step 1 in input units
+transforms             none                                      `Jitter(3, until=0.6)`: shifts of
+                                                                 up to 3 pixels for the first 60%
+                                                                 of the steps
 returned input         the iterate with the lowest loss          the last iterate
 display image          contrast stretch (`deprocess_input`)      the input mapped from input_range
 =====================  ========================================  ===================================
@@ -26,99 +24,48 @@ keras-vis scored the image *before* each update but stored the image *after* it,
 an image whose loss it never measured. Here every candidate, the final iterate included, is
 scored on itself, and the returned input is exactly the one whose loss was lowest (with jitter
 switched on, a loss is that of the shifted view the model saw at that step).
+
+A recipe is a frozen dataclass: change a part with `recipe.replace(...)`, e.g.
+`get_recipe("actmax").replace(param=Fourier(), transforms=(Jitter(4), Rotate(10)))`, or pass
+the parts to `visualize()` directly.
 """
 
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass, field
+import dataclasses
+from collections.abc import Callable
+from dataclasses import dataclass
 
 import torch
 
 from .errors import ActmaxError
+from .optimizers import Adam, KerasVisRMSProp, Optimizer
+from .param import Parametrization, Pixels
+from .regularizers import LpNorm, Regularizer, TotalVariation
+from .transforms import Jitter, Transform
+
+__all__ = [
+    "ACTMAX",
+    "KERAS_VIS",
+    "RECIPES",
+    "Recipe",
+    "deprocess_input",
+    "get_recipe",
+    "show_range",
+]
+
+Display = Callable[[torch.Tensor, tuple[float, float]], torch.Tensor]
 
 
-class InputOptimizer:
-    """Owns the optimized tensor of one run; `input()` maps it to the model's input space."""
-
-    param: torch.Tensor
-
-    def input(self) -> torch.Tensor:
-        return self.param
-
-    def step(self, grad: torch.Tensor, t: int) -> None:  # pragma: no cover - abstract
-        raise NotImplementedError
+def show_range(x: torch.Tensor, input_range: tuple[float, float]) -> torch.Tensor:
+    """Display images in [0, 1]: the input range mapped onto [0, 1], as it is."""
+    lo, hi = input_range
+    return ((x - lo) / (hi - lo)).clamp(0.0, 1.0)
 
 
-@dataclass(frozen=True)
-class Recipe:
-    """Defaults shared by both recipes; `visualize()` arguments override them per call."""
-
-    name: str
-    iterations: int
-    act_weight: float
-    tv_weight: float
-    lp_weight: float
-    tv_beta: float = 2.0
-    tv_full: bool = False
-    relative_weights: bool = False
-    lp_norm: float = 6.0
-    jitter: int = 0
-    scale: tuple[float, float] | None = None
-    transform_steps: float = 1.0  # fraction of the iterations that see random transforms
-    keep_best: bool = False
-
-    def optimizer(
-        self, x0: torch.Tensor, input_range: tuple[float, float], iterations: int
-    ) -> InputOptimizer:  # pragma: no cover - abstract
-        raise NotImplementedError
-
-    def display(self, x: torch.Tensor, input_range: tuple[float, float]) -> torch.Tensor:
-        """Display images in [0, 1], same shape as `x`."""
-        lo, hi = input_range
-        return ((x - lo) / (hi - lo)).clamp(0.0, 1.0)
-
-
-class RMSPropKerasVis(InputOptimizer):
-    """keras-vis' update: g <- g/||g|| per image; cache <- d*cache + (1-d)*g^2;
-    x <- x - step * g / sqrt(cache + eps)."""
-
-    def __init__(self, x0: torch.Tensor, decay: float, eps: float, step_size: float):
-        self.param = x0.clone().requires_grad_(True)
-        self.cache = torch.zeros_like(x0)
-        self.decay, self.eps, self.step_size = decay, eps, step_size
-
-    @torch.no_grad()
-    def step(self, grad: torch.Tensor, t: int) -> None:
-        # tf.nn.l2_normalize: g * rsqrt(max(sum(g^2), 1e-12)), here per image
-        sq = grad.flatten(1).square().sum(1).clamp_min(1e-12)
-        g = grad * sq.rsqrt().view((-1,) + (1,) * (grad.dim() - 1))
-        self.cache.mul_(self.decay).addcmul_(g, g, value=1.0 - self.decay)
-        self.param.addcdiv_(g, (self.cache + self.eps).sqrt_(), value=-self.step_size)
-
-
-@dataclass(frozen=True)
-class KerasVisRecipe(Recipe):
-    """keras-vis' `visualize_activation`, exactly (see the module docstring)."""
-
-    name: str = "keras-vis"
-    iterations: int = 200
-    act_weight: float = 1.0
-    tv_weight: float = 10.0
-    lp_weight: float = 10.0
-    keep_best: bool = True
-    decay: float = 0.95
-    eps: float = 1e-7
-    step_size: float = 1.0
-
-    def optimizer(self, x0, input_range, iterations):
-        return RMSPropKerasVis(x0, self.decay, self.eps, self.step_size)
-
-    def display(self, x: torch.Tensor, input_range: tuple[float, float]) -> torch.Tensor:
-        return deprocess_input(x)
-
-
-def deprocess_input(x: torch.Tensor) -> torch.Tensor:
+def deprocess_input(
+    x: torch.Tensor, input_range: tuple[float, float] | None = None
+) -> torch.Tensor:
     """keras-vis' contrast stretch per image, all channels jointly: standardize, x0.1, +0.5,
     clip to [0, 1] (keras-vis then rescales to input_range; display images stay in [0, 1])."""
     flat = x.flatten(1)
@@ -127,102 +74,78 @@ def deprocess_input(x: torch.Tensor) -> torch.Tensor:
     return ((flat - mean) / (std + 1e-7) * 0.1 + 0.5).clamp(0.0, 1.0).view_as(x)
 
 
-class ProjectedAdam(InputOptimizer):
-    """Adam on the input itself, clamped into the range after every step; the step size decays
-    from `lr` to `lr * final_lr` along a half cosine (measured in units of the range)."""
-
-    def __init__(self, x0, input_range, iterations, lr, betas, eps, final_lr):
-        lo, hi = input_range
-        self.lo, self.hi = lo, hi
-        self.param = x0.clamp(lo, hi).requires_grad_(True)
-        self.m = torch.zeros_like(x0)
-        self.v = torch.zeros_like(x0)
-        self.betas, self.eps = betas, eps * (hi - lo)
-        cosine = [0.5 * (1 + math.cos(math.pi * t / iterations)) for t in range(iterations)]
-        self.rates = [(hi - lo) * lr * (final_lr + (1 - final_lr) * c) for c in cosine]
-
-    @torch.no_grad()
-    def step(self, grad: torch.Tensor, t: int) -> None:
-        b1, b2 = self.betas
-        self.m.mul_(b1).add_(grad, alpha=1 - b1)
-        self.v.mul_(b2).addcmul_(grad, grad, value=1 - b2)
-        correction1 = 1 - b1 ** (t + 1)
-        correction2 = 1 - b2 ** (t + 1)
-        denom = (self.v / correction2).sqrt_().add_(self.eps)
-        self.param.addcdiv_(self.m, denom, value=-self.rates[t] / correction1)
-        self.param.clamp_(self.lo, self.hi)
-
-
-class SigmoidAdam(ProjectedAdam):
-    """Adam on z with input = lo + (hi - lo) * sigmoid(z): bounded without clamping."""
-
-    def __init__(self, x0, input_range, iterations, lr, betas, eps, final_lr):
-        super().__init__(x0, input_range, iterations, lr, betas, eps, final_lr)
-        lo, hi = input_range
-        unit = ((x0 - lo) / (hi - lo)).clamp(1e-4, 1 - 1e-4)
-        self.param = torch.logit(unit).requires_grad_(True)
-        # z is unitless: a step of 4*lr in z moves a mid-range pixel by lr of the range
-        self.rates = [4 * r / (hi - lo) for r in self.rates]
-        self.eps = eps
-
-    def input(self) -> torch.Tensor:
-        return self.lo + (self.hi - self.lo) * torch.sigmoid(self.param)
-
-    @torch.no_grad()
-    def step(self, grad: torch.Tensor, t: int) -> None:
-        b1, b2 = self.betas
-        self.m.mul_(b1).add_(grad, alpha=1 - b1)
-        self.v.mul_(b2).addcmul_(grad, grad, value=1 - b2)
-        denom = (self.v / (1 - b2 ** (t + 1))).sqrt_().add_(self.eps)
-        self.param.addcdiv_(self.m, denom, value=-self.rates[t] / (1 - b1 ** (t + 1)))
-
-
 @dataclass(frozen=True)
-class ActmaxRecipe(Recipe):
-    """actmax's own recipe (see the module docstring).
+class Recipe:
+    """Everything `visualize()` needs besides the model and the objectives; its arguments
+    override a recipe's parts and settings per call.
 
-    Its prior weights are relative: each row's `tv_weight` and `lp_weight` are multiplied by
-    the mean absolute gradient of its objective at the start image, so the balance between
-    objective and priors does not depend on the model's scale (a longer-trained model has
-    larger logits) and the defaults carry over between models.
-
-    Defaults tuned on the lab CNN (logit objectives, MNIST): TV 400 keeps strokes smooth, an
-    L1 weight of 300 keeps the background at 0 as in real digits, random shifts of up to 3
-    pixels keep the image from exploiting exact pixel positions, and the last 40% of the steps
-    polish the unshifted image. On lab CNNs trained 1, 4 or 10 epochs, every class image then
-    drives its logit at least 1.06x as high as the best real test digit of its class (worst of
-    10 classes x 3 seeds), and an independently trained classifier reads 70-80% of them as
-    their class.
+    relative_weights: multiply each row's regularizer weights by the mean absolute gradient of
+        its objective with respect to the start image, so the balance between objective and
+        priors does not depend on the model's scale and defaults carry over between models.
+    keep_best: return each row's lowest-loss iterate instead of the last one.
+    display: maps inputs to display images in [0, 1].
     """
 
-    name: str = "actmax"
+    name: str
+    param: Parametrization
+    optimizer: Optimizer
+    regularizers: tuple[Regularizer, ...] = ()
+    transforms: tuple[Transform, ...] = ()
     iterations: int = 200
-    tv_full: bool = True
-    relative_weights: bool = True
     act_weight: float = 1.0
-    tv_weight: float = 400.0
-    lp_weight: float = 300.0
-    lp_norm: float = 1.0
-    jitter: int = 3
-    transform_steps: float = 0.6
-    lr: float = 0.1
-    final_lr: float = 0.0
-    betas: tuple[float, float] = field(default=(0.9, 0.999))
-    eps: float = 1e-8
-    parameterization: str = "clamp"
+    relative_weights: bool = False
+    keep_best: bool = False
+    display: Display = show_range
 
-    def optimizer(self, x0, input_range, iterations):
-        kinds = {"clamp": ProjectedAdam, "sigmoid": SigmoidAdam}
-        if self.parameterization not in kinds:
-            raise ActmaxError(
-                f"unknown parameterization {self.parameterization!r}; choose from {sorted(kinds)}"
-            )
-        return kinds[self.parameterization](
-            x0, input_range, iterations, self.lr, self.betas, self.eps, self.final_lr
-        )
+    def replace(self, **changes) -> Recipe:
+        """A copy with some parts or settings changed (lists become tuples)."""
+        for key in ("regularizers", "transforms"):
+            if key in changes:
+                changes[key] = tuple(changes[key])
+        return dataclasses.replace(self, **changes)
+
+    def regularizer(self, name: str) -> Regularizer | None:
+        """The regularizer with this name, if the recipe has one."""
+        return next((r for r in self.regularizers if r.name == name), None)
+
+    @property
+    def tv_weight(self) -> float:
+        """The weight of the "tv" regularizer (0 without one)."""
+        reg = self.regularizer("tv")
+        return float(reg.weight) if reg is not None else 0.0
+
+    @property
+    def lp_weight(self) -> float:
+        """The weight of the "lp" regularizer (0 without one)."""
+        reg = self.regularizer("lp")
+        return float(reg.weight) if reg is not None else 0.0
 
 
-RECIPES: dict[str, Recipe] = {"actmax": ActmaxRecipe(), "keras-vis": KerasVisRecipe()}
+KERAS_VIS = Recipe(
+    name="keras-vis",
+    param=Pixels(clamp=False),
+    optimizer=KerasVisRMSProp(),
+    regularizers=(TotalVariation(10.0, beta=2.0), LpNorm(10.0, p=6.0)),
+    iterations=200,
+    keep_best=True,
+    display=deprocess_input,
+)
+
+# Tuned on the lab CNN (logit objectives, MNIST): TV 400 keeps strokes smooth, an L1 weight of
+# 300 keeps the background at 0 as in real digits, random shifts of up to 3 pixels keep the
+# image from exploiting exact pixel positions, and the last 40% of the steps polish the
+# unshifted image.
+ACTMAX = Recipe(
+    name="actmax",
+    param=Pixels(),
+    optimizer=Adam(lr=0.1, final_lr=0.0),
+    regularizers=(TotalVariation(400.0, full=True), LpNorm(300.0, p=1.0)),
+    transforms=(Jitter(3, until=0.6),),
+    iterations=200,
+    relative_weights=True,
+)
+
+RECIPES: dict[str, Recipe] = {"actmax": ACTMAX, "keras-vis": KERAS_VIS}
 
 
 def get_recipe(recipe: str | Recipe) -> Recipe:

@@ -1,18 +1,127 @@
-"""Image priors for activation maximization, one value per image of a batch.
+"""Priors for activation maximization: penalties added to the loss, one value per image.
 
-Total variation and the Lp norm are normalized as keras-vis normalizes them (divided by
-channels x height x width of one image), so a `tv_weight` or `lp_weight` means what it meant in
-keras-vis. Every function takes a channels-first batch `(N, C, *spatial)` and returns `(N,)`.
+A regularizer is a small named object with a weight (one for every row, or one per row):
+
+    regularizers=[TotalVariation(10.0), LpNorm(10.0, p=6)]
+
+The loss is `-act_weight * objective + sum(weight * penalty)` over the list, and the run's
+history has one entry per regularizer name. Total variation and the Lp norm are normalized as
+keras-vis normalizes them (divided by channels x height x width of one image), so a weight means
+what it meant in keras-vis. A penalty reads the image (N, C, *spatial) or, with
+`reads = "param"`, the optimized tensor itself (the latent code of `param.Latent`).
+
+To add one, subclass `Regularizer` and implement `penalty(tensor) -> (N,)`.
 """
 
 from __future__ import annotations
 
 import math
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 
 from .errors import ActmaxError
+
+__all__ = [
+    "L1",
+    "L2",
+    "LatentPrior",
+    "LpNorm",
+    "Regularizer",
+    "TotalVariation",
+    "l1",
+    "l2",
+    "lp_norm",
+    "total_variation",
+]
+
+Weight = float | Sequence[float]
+
+
+class Regularizer(ABC):
+    """A named penalty with a weight (a number, or one per row)."""
+
+    name: str
+    weight: Weight
+    #: what the penalty reads: "image" (in the input range) or "param" (the optimized tensor)
+    reads: str = "image"
+
+    @abstractmethod
+    def penalty(self, x: torch.Tensor) -> torch.Tensor:
+        """One value per row, (N,)."""
+
+
+@dataclass(frozen=True)
+class TotalVariation(Regularizer):
+    """keras-vis' total variation (see `total_variation`): smooth images, few edges."""
+
+    weight: Weight = 10.0
+    beta: float = 2.0
+    full: bool = False
+    name: str = "tv"
+
+    def __post_init__(self):
+        if not self.beta > 0:
+            raise ActmaxError(f"the total-variation exponent beta must be > 0, got {self.beta}")
+
+    def penalty(self, x: torch.Tensor) -> torch.Tensor:
+        return total_variation(x, self.beta, full=self.full)
+
+
+@dataclass(frozen=True)
+class LpNorm(Regularizer):
+    """keras-vis' Lp norm (see `lp_norm`): p = 6 keeps values from running to extremes, p = 1
+    pulls the image toward 0 (a dark background, as in MNIST)."""
+
+    weight: Weight = 10.0
+    p: float = 6.0
+    name: str = "lp"
+
+    def __post_init__(self):
+        if not self.p >= 1:
+            raise ActmaxError(f"the Lp norm needs p >= 1, got {self.p}")
+
+    def penalty(self, x: torch.Tensor) -> torch.Tensor:
+        return lp_norm(x, self.p)
+
+
+@dataclass(frozen=True)
+class L1(Regularizer):
+    """Mean absolute value: sparsity toward 0."""
+
+    weight: Weight = 1.0
+    name: str = "l1"
+
+    def penalty(self, x: torch.Tensor) -> torch.Tensor:
+        return l1(x)
+
+
+@dataclass(frozen=True)
+class L2(Regularizer):
+    """Euclidean norm / (C*H*W): plain weight decay on the image."""
+
+    weight: Weight = 1.0
+    name: str = "l2"
+
+    def penalty(self, x: torch.Tensor) -> torch.Tensor:
+        return l2(x)
+
+
+@dataclass(frozen=True)
+class LatentPrior(Regularizer):
+    """Half the mean square of the latent code, `0.5 * mean(z**2)`: the negative log-density of
+    a standard normal prior (up to a constant, per dimension). Keeps `param.Latent` codes
+    where the generator learned to draw."""
+
+    weight: Weight = 1.0
+    name: str = "latent"
+    reads: str = "param"
+
+    def penalty(self, x: torch.Tensor) -> torch.Tensor:
+        return 0.5 * x.flatten(1).square().mean(1)
 
 
 def _image_size(x: torch.Tensor) -> int:

@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from ..errors import ActmaxError
+from ..lab.data import DATASETS
 from ..lab.training import TrainConfig
 
 
@@ -34,7 +35,7 @@ def _classes(text: str) -> tuple[int, ...]:
             else:
                 out.append(int(part))
         except ValueError:
-            raise ActmaxError(f"classes are digits such as 0-9 or 1,7,9; got {text!r}") from None
+            raise ActmaxError(f"classes are numbers such as 0-9 or 1,7,9; got {text!r}") from None
     return tuple(out)
 
 
@@ -64,6 +65,14 @@ def default_out(root: Path = Path("runs")) -> Path:
 
 @click.command("lab")
 @click.option(
+    "--dataset",
+    type=click.Choice(list(DATASETS)),
+    default="mnist",
+    show_default=True,
+    help="The data set the lab CNN learns: MNIST (shipped) or Fashion-MNIST (Debian's "
+    "dataset-fashion-mnist package, or ~/.keras/datasets/fashion-mnist).",
+)
+@click.option(
     "--epochs",
     type=click.IntRange(min=1),
     default=TrainConfig().epochs,
@@ -81,13 +90,13 @@ def default_out(root: Path = Path("runs")) -> Path:
     "classes_",
     default="0-9",
     show_default=True,
-    help="Output classes to maximize, e.g. 0-9 or 1,7,9.",
+    help="Output classes to maximize, by number, e.g. 0-9 or 1,7,9.",
 )
 @click.option(
     "--pairs",
-    default="1+7,4+9,0+1,7+8",
-    show_default=True,
-    help="Pairs of classes to maximize together and contrast.",
+    default=None,
+    help="Pairs of classes to maximize together and contrast [default: MNIST 1+7,4+9,0+1,7+8; "
+    "Fashion-MNIST 0+6,2+4,1+8,3+7].",
 )
 @click.option(
     "--iterations",
@@ -126,16 +135,17 @@ def default_out(root: Path = Path("runs")) -> Path:
 @click.option(
     "--quick",
     is_flag=True,
-    help="A demo in seconds: 1 epoch on 3,000 digits, 30 steps, 3 tv_weights per recipe.",
+    help="A demo in seconds: 1 epoch on 3,000 images, 30 steps, 3 tv_weights per recipe.",
 )
 @click.option("--overwrite", is_flag=True, help="Replace the run folder if it exists.")
 @click.pass_context
 def lab(
     ctx: click.Context,
+    dataset: str,
     epochs: int,
     tv_weights: str,
     classes_: str,
-    pairs: str,
+    pairs: str | None,
     iterations: int | None,
     recipe: str,
     out: Path | None,
@@ -145,7 +155,8 @@ def lab(
     quick: bool,
     overwrite: bool,
 ) -> None:
-    """Run the whole lab: train (or reuse) the lab CNN, run every experiment, write a report.
+    """Run the whole lab on MNIST or Fashion-MNIST: train (or reuse) the lab CNN, run every
+    experiment, write a report.
 
     Writes report.html (open it in a browser), metrics.json, figures/ and the model into the run
     folder. A model trained with the same settings is reused from --cache.
@@ -163,10 +174,11 @@ def lab(
         seed=seed,
         tv_weights=_floats(tv_weights, "--tv-weights") if tv_weights is not None else None,
         classes=_classes(classes_),
-        pairs=_pairs(pairs),
+        pairs=_pairs(pairs) if pairs is not None else None,
         iterations=iterations,
         recipe=recipe,
         device=device,
+        dataset=dataset,
     )
     if quick:
         settings = quick_settings(settings, keep=given)
@@ -179,7 +191,8 @@ def lab(
     m = run.metrics
     classes = m["classes"]["summary"]
     click.echo(
-        f"lab CNN: {100 * m['training']['test_accuracy']:.2f}% test accuracy; "
+        f"lab CNN on {m['dataset']['title']}: {100 * m['training']['test_accuracy']:.2f}% test "
+        f"accuracy (the independent classifier: {100 * m['judge']['test_accuracy']:.2f}%); "
         f"tv_weight {m['tv_choice']['chosen']:g} chosen by measurement; "
         f"{classes['recognized']}/{classes['count']} class images recognized by the independent "
         f"classifier; {m['timing']['total_s']:.1f} s"

@@ -1,4 +1,5 @@
-"""`actmax train`: train the lab's CNN on MNIST with the lab's settings and show how it learned."""
+"""`actmax train`: train the lab's CNN on MNIST or Fashion-MNIST with the lab's settings and show
+how it learned."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from pathlib import Path
 import click
 
 from ..errors import ActmaxError
+from ..lab.data import DATASETS
 from ..lab.evaluation import format_confusion_matrix, format_per_class
 from ..lab.runs import RunFolder
 from ..lab.training import TrainConfig, default_run_dir
@@ -15,7 +17,7 @@ from ..lab.training import train as run_training
 LAB = TrainConfig()
 
 # The flags that set a TrainConfig field of the same name.
-SETTINGS = ("epochs", "batch_size", "seed", "data")
+SETTINGS = ("epochs", "batch_size", "seed", "dataset", "data")
 
 
 def _explicit(ctx: click.Context, name: str) -> bool:
@@ -65,13 +67,22 @@ def _resumed_config(out: Path, given: dict) -> TrainConfig:
     "--out",
     type=click.Path(path_type=Path),
     default=None,
-    help="Run folder to create (default: runs/lab_cnn-<hash of the settings>).",
+    help="Run folder to create (default: runs/lab_cnn-<data set>-<hash of the settings>).",
+)
+@click.option(
+    "--dataset",
+    type=click.Choice(list(DATASETS)),
+    default=LAB.dataset,
+    show_default=True,
+    help="The data set to learn: MNIST (shipped) or Fashion-MNIST (Debian's "
+    "dataset-fashion-mnist package, or ~/.keras/datasets/fashion-mnist).",
 )
 @click.option(
     "--data",
-    type=click.Path(path_type=Path, dir_okay=False),
+    type=click.Path(path_type=Path),
     default=None,
-    help="A Keras-layout mnist.npz (default: the copy shipped with actmax).",
+    help="Where to read the data set: a Keras-layout mnist.npz for MNIST (default: the copy "
+    "shipped with actmax), a folder of the four idx files for Fashion-MNIST.",
 )
 @click.option(
     "--device",
@@ -95,20 +106,27 @@ def train(
     batch_size: int,
     seed: int,
     out: Path | None,
+    dataset: str,
     data: Path | None,
     device: str,
     threads: int | None,
     resume: bool,
     quiet: bool,
 ) -> None:
-    """Train the lab's CNN on MNIST (RMSprop, batch 128, 10 epochs) and evaluate it.
+    """Train the lab's CNN on MNIST or Fashion-MNIST (RMSprop, batch 128, 10 epochs); evaluate it.
 
     The run folder receives the model, metrics.json (history, test loss and accuracy, confusion
     matrix, per-class precision and recall) and the figures loss.png, accuracy.png and
     confusion_matrix.png. A checkpoint is written after every epoch: after Ctrl-C, run the
     same command with --resume to continue.
     """
-    values = {"epochs": epochs, "batch_size": batch_size, "seed": seed, "data": data}
+    values = {
+        "epochs": epochs,
+        "batch_size": batch_size,
+        "seed": seed,
+        "dataset": dataset,
+        "data": data,
+    }
     given = _given_settings(ctx, values)
     if out is None:  # follows from the settings, so the same command finds its run again
         out = default_run_dir(LAB.replace(**given))
@@ -128,12 +146,13 @@ def train(
         click.echo(str(result.run.path))
         return
     report = result.report
+    names = DATASETS[config.dataset].class_names
     click.echo(f"Test score: {result.test.loss:.4f}")
     click.echo(f"Test accuracy: {result.test.accuracy:.4f}")
     click.echo("\nConfusion matrix:")
-    click.echo(format_confusion_matrix(report["confusion_matrix"]))
+    click.echo(format_confusion_matrix(report["confusion_matrix"], names))
     click.echo()
-    click.echo(format_per_class(report["precision"], report["recall"], report["support"]))
+    click.echo(format_per_class(report["precision"], report["recall"], report["support"], names))
     timing = result.metrics["timing"]
     click.echo(
         f"\ntrained {len(result.history['loss'])} epochs in {timing['train_seconds']:.1f} s "

@@ -146,10 +146,15 @@ def format_confusion_matrix(cm: np.ndarray, labels: Sequence[str] | None = None)
 
 
 def format_per_class(
-    precision: Sequence[float], recall: Sequence[float], support: Sequence[int]
+    precision: Sequence[float],
+    recall: Sequence[float],
+    support: Sequence[int],
+    labels: Sequence[str] | None = None,
 ) -> str:
     """Per-class precision, recall and support as a text table."""
-    lines = [f"{'class':>5} {'precision':>9} {'recall':>7} {'support':>7}"]
-    for i, (p, r, s) in enumerate(zip(precision, recall, support, strict=True)):
-        lines.append(f"{i:>5} {p:>9.4f} {r:>7.4f} {int(s):>7}")
+    labels = [str(i) for i in range(len(support))] if labels is None else [str(s) for s in labels]
+    width = max(5, *(len(s) for s in labels))
+    lines = [f"{'class':>{width}} {'precision':>9} {'recall':>7} {'support':>7}"]
+    for label, p, r, s in zip(labels, precision, recall, support, strict=True):
+        lines.append(f"{label:>{width}} {p:>9.4f} {r:>7.4f} {int(s):>7}")
     return "\n".join(lines)

@@ -30,6 +30,7 @@ from ..engine import VisualizationResult, visualize
 from ..errors import ActmaxError
 from ..objectives import Objective, logit, unit
 from ..recipes import get_recipe
+from .data import DATASETS
 from .realism import Measures, RealismMeter
 
 LAB_TV_WEIGHTS = (0.125, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0)
@@ -37,8 +38,18 @@ LAB_TV_CHOICE = 0.5  # the lab's "seems to be the best tv_weight", in keras-vis'
 LAB_RECIPE = "keras-vis"
 TV_WEIGHTS = {"keras-vis": LAB_TV_WEIGHTS, "actmax": tuple(100 * t for t in LAB_TV_WEIGHTS)}
 QUICK_SWEEP = (2, 5, 7)  # --quick sweeps these entries of each recipe's default list
-LAB_PAIRS = ((1, 7), (4, 9), (0, 1), (7, 8))
-PAIR_KINDS = {(1, 7): "similar", (4, 9): "similar", (0, 1): "different", (7, 8): "different"}
+# Per data set, two pairs of classes that look alike and two that do not.
+PAIR_KINDS = {
+    "mnist": {(1, 7): "similar", (4, 9): "similar", (0, 1): "different", (7, 8): "different"},
+    # T-shirt/top + Shirt, Pullover + Coat; Trouser + Bag, Dress + Sneaker
+    "fashion-mnist": {
+        (0, 6): "similar",
+        (2, 4): "similar",
+        (1, 8): "different",
+        (3, 7): "different",
+    },
+}
+LAB_PAIRS = tuple(PAIR_KINDS["mnist"])
 LAB_LAYERS = ("l1", "l2", "l3", "l4")
 RECIPES = ("actmax", "keras-vis")
 DEAD = 1e-6  # a unit whose maximized value stays at or below this never fired
@@ -50,7 +61,7 @@ VISUALIZE_THREADS = 1
 
 RULE = (
     "among the tv_weights at which every class image still drives its logit at least as high as "
-    "the best real test digit of its class (activation >= 1), take the one whose images the "
+    "the best real test {item} of its class (activation >= 1), take the one whose images the "
     "independent classifier recognizes most often, then with the highest mean confidence, then "
     "the highest mean plausibility; if no tv_weight keeps every class at 1 or more, take the one "
     "with the strongest weakest class."
@@ -65,7 +76,7 @@ class LabSettings:
     seed: int = 0
     tv_weights: tuple[float, ...] | None = None  # the main recipe's sweep; None: its default
     classes: tuple[int, ...] = tuple(range(10))
-    pairs: tuple[tuple[int, int], ...] = LAB_PAIRS
+    pairs: tuple[tuple[int, int], ...] | None = None  # None: the data set's (`PAIR_KINDS`)
     iterations: int | None = None
     recipe: str = "actmax"
     lab_tv_weight: float = LAB_TV_CHOICE
@@ -74,8 +85,15 @@ class LabSettings:
     quick: bool = False
     train_subset: int | None = None
     device: str | None = None
+    dataset: str = "mnist"
 
     def __post_init__(self) -> None:
+        if self.dataset not in DATASETS:
+            known = ", ".join(DATASETS)
+            raise ActmaxError(f"unknown data set {self.dataset!r}; choose from {known}")
+        if self.pairs is None:
+            object.__setattr__(self, "pairs", tuple(PAIR_KINDS[self.dataset]))
+        k = len(DATASETS[self.dataset].class_names)
         problems = []
         if self.recipe not in RECIPES:
             problems.append(f"unknown recipe {self.recipe!r}; choose from {', '.join(RECIPES)}")
@@ -83,13 +101,13 @@ class LabSettings:
             not self.tv_weights or any(not (t >= 0) for t in self.tv_weights)
         ):
             problems.append(f"tv weights must be one or more numbers >= 0, got {self.tv_weights}")
-        if not self.classes or any(not 0 <= c <= 9 for c in self.classes):
-            problems.append(f"classes must be digits 0..9, got {self.classes}")
+        if not self.classes or any(not 0 <= c < k for c in self.classes):
+            problems.append(f"classes must be numbers 0..{k - 1}, got {self.classes}")
         if len(set(self.classes)) != len(self.classes):
             problems.append(f"classes repeat: {self.classes}")
         for pair in self.pairs:
-            if len(pair) != 2 or pair[0] == pair[1] or any(not 0 <= c <= 9 for c in pair):
-                problems.append(f"a pair is two different digits 0..9, got {pair}")
+            if len(pair) != 2 or pair[0] == pair[1] or any(not 0 <= c < k for c in pair):
+                problems.append(f"a pair is two different classes 0..{k - 1}, got {pair}")
         if self.iterations is not None and self.iterations < 1:
             problems.append(f"iterations must be >= 1, got {self.iterations}")
         if self.epochs < 1:
@@ -109,6 +127,17 @@ class LabSettings:
             return tuple(float(t) for t in self.tv_weights)
         default = TV_WEIGHTS[recipe]
         return tuple(default[i] for i in QUICK_SWEEP) if self.quick else default
+
+    def pair_kind(self, a: int, b: int) -> str:
+        """ "similar" or "different" for the data set's own pairs, else "chosen"."""
+        kinds = PAIR_KINDS[self.dataset]
+        return kinds.get((a, b), kinds.get((b, a), "chosen"))
+
+    @property
+    def rule(self) -> str:
+        """The tv_weight rule (`RULE`) as a sentence about this data set."""
+        text = RULE.format(item=DATASETS[self.dataset].item)
+        return text[0].upper() + text[1:]
 
     @property
     def sweep_target(self) -> int:
@@ -316,7 +345,7 @@ def real_unit_maxima(
     model: nn.Module, x: np.ndarray, layers: Sequence[str], batch: int = 1000
 ) -> dict[str, np.ndarray]:
     """Per unit, the highest value its objective (a channel's mean, or a dense unit) reaches on
-    real digits `x`: the yardstick for what maximizing it achieves."""
+    real images `x`: the yardstick for what maximizing it achieves."""
     adapter = as_adapter(model)
     refs = [adapter.ref(name) for name in layers]
     best: dict[str, torch.Tensor] = {}
@@ -410,6 +439,49 @@ def _sweep_measures(blocks: dict[str, Images], tvs: Sequence[float], column: int
     }
 
 
+@dataclass(frozen=True)
+class _Lab:
+    """What every experiment needs: the model, its yardsticks and the run's settings."""
+
+    model: nn.Module
+    meter: RealismMeter
+    settings: LabSettings
+    progress: bool
+
+    @property
+    def classes(self) -> list[int]:
+        return list(self.settings.classes)
+
+    @property
+    def order(self) -> list[str]:
+        """The main recipe first, then the other."""
+        return [self.settings.recipe, self.settings.other_recipe]
+
+    def sweep(self, recipe: str) -> list[float]:
+        return [float(t) for t in self.settings.sweep(recipe)]
+
+    @property
+    def column(self) -> int:
+        """The column of the class shown across the tv sweep."""
+        return self.classes.index(self.settings.sweep_target)
+
+    def run(self, batch: Batch, recipe: str) -> dict[str, Images]:
+        return batch.run(self.model, self.meter, recipe, self.settings, self.progress)
+
+
+@dataclass
+class _Inside:
+    """Call 3's images, and how each layer's units were weighed against the regularizers."""
+
+    blocks: dict[str, Images]
+    missing: list[int]  # classes of a pair that the sweep did not maximize on their own
+    counts: dict[str, tuple[int, bool]]
+    real_max: dict[str, np.ndarray]
+    scale: dict[str, float]
+    tv: dict[str, float]
+    lp: dict[str, float]
+
+
 def run_experiments(
     model: nn.Module,
     meter: RealismMeter,
@@ -419,122 +491,155 @@ def run_experiments(
 ) -> LabResults:
     """Run every activation-maximization experiment of the lab and measure the images.
 
-    `x_real`: real digits (a part of the test set), the yardstick of the units inside.
+    `x_real`: real test images (a part of the test set), the yardstick of the units inside.
     """
-    classes = list(settings.classes)
-    main, other = settings.recipe, settings.other_recipe
-    sweeps = {name: [float(t) for t in settings.sweep(name)] for name in RECIPES}
-    target = settings.sweep_target
-    column = classes.index(target)
+    lab = _Lab(model, meter, settings, progress)
+    blocks = {name: _recipe_call(lab, name) for name in lab.order}  # calls 1 and 2
+    choice = {name: _sweep_measures(blocks[name], lab.sweep(name), lab.column) for name in RECIPES}
+    chosen = choice[settings.recipe]["chosen"]
+    chosen_block = blocks[settings.recipe][f"sweep:{chosen}"]
+    inside = _inside_call(lab, chosen, x_real)  # call 3
+
     out = LabResults()
     m = out.metrics
+    m["softmax"] = softmax_kept(lab, blocks)  # 1
+    m["tv_sweep"] = tv_sweep(lab, choice)  # 2
+    m["tv_choice"] = tv_choice(lab, choice)  # 3
+    m["classes"] = all_classes(lab, chosen, chosen_block)  # 4
+    m["pairs"] = two_outputs(lab, chosen, chosen_block, inside, out.images)  # 5
+    m["layers"] = inside_the_network(lab, chosen, inside, len(x_real))  # 6
+    m["recipes"], m["acceptance"] = recipes_side_by_side(lab, blocks, choice, out.images)  # 7
+    out.images.update(_figure_images(lab, blocks, chosen_block, inside))
+    return out
 
-    # Calls 1 and 2: each recipe's sweep, and every class through the softmax and its logit.
-    blocks: dict[str, dict[str, Images]] = {}
-    for name in (main, other):
-        batch = Batch()
-        for tv in sweeps[name]:
-            batch.add(f"sweep:{tv}", [logit(c).named(f"{c}") for c in classes], tv, classes)
-        default_tv = get_recipe(name).tv_weight
-        softmax = [unit(-1, c).named(f"p({c})") for c in classes]
-        batch.add("softmax", softmax, default_tv, classes)
-        batch.add("linear", [logit(c).named(f"{c}") for c in classes], default_tv, classes)
-        blocks[name] = batch.run(model, meter, name, settings, progress)
 
-    # The tv_weight, chosen by measurement, for each recipe.
-    choice = {name: _sweep_measures(blocks[name], sweeps[name], column) for name in RECIPES}
-    chosen = choice[main]["chosen"]
-    chosen_block = blocks[main][f"sweep:{chosen}"]
-    lab = choice[LAB_RECIPE]["per_tv"]
-    lab_summary = next((s for s in lab if s["tv_weight"] == settings.lab_tv_weight), None)
+def _recipe_call(lab: _Lab, name: str) -> dict[str, Images]:
+    """Calls 1 and 2: a recipe's sweep, and every class through the softmax and its logit."""
+    classes = lab.classes
+    batch = Batch()
+    for tv in lab.sweep(name):
+        batch.add(f"sweep:{tv}", [logit(c).named(f"{c}") for c in classes], tv, classes)
+    default_tv = get_recipe(name).tv_weight
+    batch.add("softmax", [unit(-1, c).named(f"p({c})") for c in classes], default_tv, classes)
+    batch.add("linear", [logit(c).named(f"{c}") for c in classes], default_tv, classes)
+    return lab.run(batch, name)
 
-    # Call 3: pairs, contrasts and the units inside, at the chosen tv_weight. A unit inside is
-    # weighed against the regularizers on its own scale: both weights are multiplied by the ratio
-    # of the layer's typical best response to real digits to the logits' (else a layer whose
-    # values are 30 times smaller than the logits would just be flattened by the regularizers).
-    counts = _unit_counts(model, settings.layers)
-    real_max = real_unit_maxima(model, x_real, settings.layers)
-    logit_scale = float(np.mean(meter.best_logit))
-    layer_scale, layer_tv, layer_lp = {}, {}, {}
+
+def _inside_call(lab: _Lab, chosen: float, x_real: np.ndarray) -> _Inside:
+    """Call 3: pairs, contrasts and the units inside, at the chosen tv_weight.
+
+    A unit inside is weighed against the regularizers on its own scale: both weights are
+    multiplied by the ratio of the layer's typical best response to real images to the logits'
+    (else a layer whose values are 30 times smaller than the logits would just be flattened by
+    the regularizers).
+    """
+    settings, main = lab.settings, lab.settings.recipe
+    counts = _unit_counts(lab.model, settings.layers)
+    real_max = real_unit_maxima(lab.model, x_real, settings.layers)
+    logit_scale = float(np.mean(lab.meter.best_logit))
+    scale, tv, lp = {}, {}, {}
     for layer in settings.layers:
         alive = real_max[layer][real_max[layer] > DEAD]
-        scale = float(alive.mean()) / logit_scale if len(alive) and logit_scale > 0 else 1.0
-        layer_scale[layer] = scale
-        layer_tv[layer] = chosen * scale
-        layer_lp[layer] = get_recipe(main).lp_weight * scale
-    third = Batch()
-    missing = sorted({c for pair in settings.pairs for c in pair} - set(classes))
+        scale[layer] = float(alive.mean()) / logit_scale if len(alive) and logit_scale > 0 else 1.0
+        tv[layer] = chosen * scale[layer]
+        lp[layer] = get_recipe(main).lp_weight * scale[layer]
+    batch = Batch()
+    missing = sorted({c for pair in settings.pairs for c in pair} - set(settings.classes))
     if missing:
-        third.add("singles", [logit(c).named(f"{c}") for c in missing], chosen, missing)
+        batch.add("singles", [logit(c).named(f"{c}") for c in missing], chosen, missing)
     for a, b in settings.pairs:
-        third.add(
-            f"pair:{a}:{b}",
-            [
-                (logit(a) + logit(b)).named(f"{a}+{b}"),
-                (logit(a) - logit(b)).named(f"{a}-{b}"),
-                (logit(b) - logit(a)).named(f"{b}-{a}"),
-            ],
-            chosen,
-        )
+        contrasts = [
+            (logit(a) + logit(b)).named(f"{a}+{b}"),
+            (logit(a) - logit(b)).named(f"{a}-{b}"),
+            (logit(b) - logit(a)).named(f"{b}-{a}"),
+        ]
+        batch.add(f"pair:{a}:{b}", contrasts, chosen)
     for layer in settings.layers:
         n, _ = counts[layer]
         objectives = [unit(layer, i).named(f"{layer}[{i}]") for i in range(n)]
-        third.add(f"layer:{layer}", objectives, layer_tv[layer], lp=layer_lp[layer])
-    inside = third.run(model, meter, main, settings, progress)
+        batch.add(f"layer:{layer}", objectives, tv[layer], lp=lp[layer])
+    blocks = lab.run(batch, main)
+    return _Inside(blocks, missing, counts, real_max, scale, tv, lp)
 
-    # Metrics.
-    grey = torch.full((1, *model.input_shape), 0.5)
-    start = _logits(model, grey)[0]
-    m["softmax"] = {"order": [main, other], "count": len(classes), "start_logits": start.tolist()}
-    for name in (main, other):
+
+def softmax_kept(lab: _Lab, blocks: dict[str, dict[str, Images]]) -> dict:
+    """1. Every class maximized through the softmax, against its logit, from a mid-grey start."""
+    grey = torch.full((1, *lab.model.input_shape), 0.5)
+    start = _logits(lab.model, grey)[0]
+    out = {"order": lab.order, "count": len(lab.classes), "start_logits": start.tolist()}
+    for name in lab.order:
         rows, summary = _softmax_rows(
-            classes, blocks[name]["softmax"], blocks[name]["linear"], start
+            lab.classes, blocks[name]["softmax"], blocks[name]["linear"], start
         )
-        m["softmax"][name] = {
+        out[name] = {
             "tv_weight": float(get_recipe(name).tv_weight),
             "rows": rows,
             "summary": summary,
         }
-    m["tv_sweep"] = {
-        "class": int(target),
-        "order": [main, other],
+    return out
+
+
+def tv_sweep(lab: _Lab, choice: dict[str, dict]) -> dict:
+    """2. The sweep's class at every tv_weight, for each recipe."""
+    return {
+        "class": int(lab.settings.sweep_target),
+        "order": lab.order,
         "recipes": {
-            name: {"tv_weights": sweeps[name], "rows": choice[name].pop("target_rows")}
+            name: {"tv_weights": lab.sweep(name), "rows": choice[name]["target_rows"]}
             for name in RECIPES
         },
     }
-    m["tv_choice"] = {
-        "rule": RULE[0].upper() + RULE[1:],
-        "recipe": main,
-        "chosen": chosen,
-        "order": [main, other],
-        "recipes": choice,
+
+
+def tv_choice(lab: _Lab, choice: dict[str, dict]) -> dict:
+    """3. The tv_weight each recipe's measures choose, and the lab's eyeballed one."""
+    settings = lab.settings
+    per_tv = choice[LAB_RECIPE]["per_tv"]
+    lab_summary = next((s for s in per_tv if s["tv_weight"] == settings.lab_tv_weight), None)
+    return {
+        "rule": settings.rule,
+        "recipe": settings.recipe,
+        "chosen": choice[settings.recipe]["chosen"],
+        "order": lab.order,
+        "recipes": {
+            name: {k: v for k, v in c.items() if k != "target_rows"} for name, c in choice.items()
+        },
         "lab_recipe": LAB_RECIPE,
         "lab_choice": float(settings.lab_tv_weight),
         "lab_summary": lab_summary,
-        "real_plausibility": float(np.mean(meter.real_plausibility)),
-    }
-    m["classes"] = {
-        "recipe": main,
-        "tv_weight": chosen,
-        "rows": chosen_block.measures.rows(),
-        "summary": chosen_block.measures.summary(),
+        "real_plausibility": float(np.mean(lab.meter.real_plausibility)),
     }
 
+
+def all_classes(lab: _Lab, chosen: float, block: Images) -> dict:
+    """4. Every class at the chosen tv_weight."""
+    return {
+        "recipe": lab.settings.recipe,
+        "tv_weight": chosen,
+        "rows": block.measures.rows(),
+        "summary": block.measures.summary(),
+    }
+
+
+def two_outputs(
+    lab: _Lab, chosen: float, chosen_block: Images, inside: _Inside, images: dict[str, Images]
+) -> dict:
+    """5. Two classes at once, and their contrasts, beside each class alone (into `images`)."""
+    classes, meter = lab.classes, lab.meter
     singles = {c: chosen_block.select([classes.index(c)]) for c in classes}
-    for i, c in enumerate(missing):
-        singles[c] = inside["singles"].select([i])
-    pair_rows = []
-    for a, b in settings.pairs:
-        block = inside[f"pair:{a}:{b}"]
-        out.images[f"pair:{a}:{b}"] = _stack([singles[a], singles[b], block], measured=False)
+    for i, c in enumerate(inside.missing):
+        singles[c] = inside.blocks["singles"].select([i])
+    rows = []
+    for a, b in lab.settings.pairs:
+        block = inside.blocks[f"pair:{a}:{b}"]
+        images[f"pair:{a}:{b}"] = _stack([singles[a], singles[b], block], measured=False)
         la, lb = block.logits[:, a], block.logits[:, b]
         sa, sb = singles[a].logits[0], singles[b].logits[0]
         judged = meter.judge(block.batch())
-        pair_rows.append(
+        rows.append(
             {
                 "classes": [a, b],
-                "kind": PAIR_KINDS.get((a, b), PAIR_KINDS.get((b, a), "chosen")),
+                "kind": lab.settings.pair_kind(a, b),
                 "feature_cosine": meter.class_similarity(a, b),
                 "pair": {
                     "logits": [float(la[0]), float(lb[0])],
@@ -558,25 +663,28 @@ def run_experiments(
                 "retained": [_share(la[0], sa[a]), _share(lb[0], sb[b])],
             }
         )
-    m["pairs"] = {"recipe": main, "tv_weight": chosen, "rows": pair_rows}
+    return {"recipe": lab.settings.recipe, "tv_weight": chosen, "rows": rows}
 
-    layer_rows = []
-    for layer in settings.layers:
-        block = inside[f"layer:{layer}"]
-        n, spatial = counts[layer]
-        values = unit_responses(model, block.batch(), layer)[np.arange(n), np.arange(n)]
-        real = real_max[layer]
+
+def inside_the_network(lab: _Lab, chosen: float, inside: _Inside, n_real: int) -> dict:
+    """6. Every unit of the lab's layers, against its best response to a real image."""
+    rows = []
+    for layer in lab.settings.layers:
+        block = inside.blocks[f"layer:{layer}"]
+        n, spatial = inside.counts[layer]
+        values = unit_responses(lab.model, block.batch(), layer)[np.arange(n), np.arange(n)]
+        real = inside.real_max[layer]
         relative = [float(v / r) if r > DEAD else None for v, r in zip(values, real, strict=True)]
         known = [r for r, v in zip(relative, values, strict=True) if r is not None and v > DEAD]
-        layer_rows.append(
+        rows.append(
             {
                 "layer": layer,
                 "units": n,
                 "spatial": spatial,
-                "scale": layer_scale[layer],
-                "tv_weight": layer_tv[layer],
-                "lp_weight": layer_lp[layer],
-                "receptive_field": receptive_field(model, layer),
+                "scale": inside.scale[layer],
+                "tv_weight": inside.tv[layer],
+                "lp_weight": inside.lp[layer],
+                "receptive_field": receptive_field(lab.model, layer),
                 "activations": values.tolist(),
                 "real_max": real.tolist(),
                 "relative": relative,
@@ -588,25 +696,34 @@ def run_experiments(
                 "max": float(values.max()),
             }
         )
-    m["layers"] = {
-        "recipe": main,
+    return {
+        "recipe": lab.settings.recipe,
         "tv_weight": chosen,
-        "real_digits": len(x_real),
-        "rows": layer_rows,
+        "real_images": n_real,
+        "rows": rows,
     }
 
-    # Section 7: the lab's own images, then each recipe at its measured tv_weight.
+
+def recipes_side_by_side(
+    lab: _Lab,
+    blocks: dict[str, dict[str, Images]],
+    choice: dict[str, dict],
+    images: dict[str, Images],
+) -> tuple[dict, dict]:
+    """7. The lab's own images, then each recipe at its measured tv_weight (into `images`);
+    and the acceptance check of actmax's recipe."""
+    settings = lab.settings
     entries = []
     lab_tv = float(settings.lab_tv_weight)
-    if lab_tv in sweeps[LAB_RECIPE]:
+    if lab_tv in lab.sweep(LAB_RECIPE):
         entries.append(("lab", LAB_RECIPE, lab_tv, f"{LAB_RECIPE}, the lab's tv_weight"))
     for name in RECIPES:
         entries.append((f"{name}", name, choice[name]["chosen"], f"{name}, measured tv_weight"))
-    m["recipes"] = {"order": [], "entries": {}}
+    out: dict = {"order": [], "entries": {}}
     for key, name, tv, label in entries:
         block = blocks[name][f"sweep:{tv}"]
-        m["recipes"]["order"].append(key)
-        m["recipes"]["entries"][key] = {
+        out["order"].append(key)
+        out["entries"][key] = {
             "label": label,
             "recipe": name,
             "tv_weight": tv,
@@ -619,29 +736,32 @@ def run_experiments(
             "optimized_logit": float(block.objective.mean()),
             "input_span": [float(block.span[:, 0].min()), float(block.span[:, 1].max())],
         }
-        out.images[f"recipe:{key}"] = block
-    actmax = m["recipes"]["entries"]["actmax"]
-    m["acceptance"] = {
+        images[f"recipe:{key}"] = block
+    actmax = out["entries"]["actmax"]
+    acceptance = {
         "recipe": "actmax",
         "tv_weight": actmax["tv_weight"],
         "all_recognized": actmax["summary"]["recognized"] == actmax["summary"]["count"],
         "all_at_least_best_real": actmax["summary"]["min_activation"] >= 1,
     }
+    return out, acceptance
 
-    # Images for the figures.
-    out.images.update(
-        {
-            **{f"softmax:{name}": blocks[name]["softmax"] for name in RECIPES},
-            **{f"linear:{name}": blocks[name]["linear"] for name in RECIPES},
-            "classes": chosen_block,
-            **{k: v for k, v in inside.items() if k.startswith("layer:")},
-        }
-    )
+
+def _figure_images(
+    lab: _Lab, blocks: dict[str, dict[str, Images]], chosen_block: Images, inside: _Inside
+) -> dict[str, Images]:
+    """The remaining blocks the figures draw: softmax, classes, layers and the sweeps."""
+    images = {
+        **{f"softmax:{name}": blocks[name]["softmax"] for name in RECIPES},
+        **{f"linear:{name}": blocks[name]["linear"] for name in RECIPES},
+        "classes": chosen_block,
+        **{k: v for k, v in inside.blocks.items() if k.startswith("layer:")},
+    }
     for name in RECIPES:
-        sweep = [blocks[name][f"sweep:{tv}"] for tv in sweeps[name]]
-        out.images[f"sweep_target:{name}"] = _stack([b.select([column]) for b in sweep])
-        out.images[f"sweep_all:{name}"] = _stack(sweep)
-    return out
+        sweep = [blocks[name][f"sweep:{tv}"] for tv in lab.sweep(name)]
+        images[f"sweep_target:{name}"] = _stack([b.select([lab.column]) for b in sweep])
+        images[f"sweep_all:{name}"] = _stack(sweep)
+    return images
 
 
 def _share(value: float, reference: float) -> float:

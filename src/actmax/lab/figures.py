@@ -2,31 +2,33 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
 
+from ..plots.grid import image_grid
 from . import plots
 from .experiments import Images, LabResults
 from .realism import Measures
+from .training_plots import plot_confusion_matrix, plot_training_curves
 
 FIGURES = "figures"
 
 
-def measure_caption(m: Measures, i: int) -> str:
+def measure_caption(m: Measures, i: int, names: Sequence[str]) -> str:
     mark = "✓" if m.agreement[i] else "✗"
     return (
         f"logit {m.logit[i]:.1f} ({m.activation[i]:.2f}x)\n"
-        f"judge {m.judge_prediction[i]} {mark} {m.confidence[i]:.2f}\n"
+        f"judge {names[m.judge_prediction[i]]} {mark} {m.confidence[i]:.2f}\n"
         f"plaus. {m.plausibility[i]:.3f}"
     )
 
 
-def _measured_grid(block: Images, titles: list[str], cols: int | None = None, title=None):
+def _measured_grid(block: Images, titles: list[str], names: Sequence[str], cols: int | None = None):
     m = block.measures
-    captions = [measure_caption(m, i) for i in range(len(m))]
-    return plots.image_grid(block.images, titles, captions, cols=cols, title=title)
+    captions = [measure_caption(m, i, names) for i in range(len(m))]
+    return image_grid(block.images, titles, captions, cols=cols or min(len(m), 10))
 
 
 def _cols(n: int) -> int:
@@ -34,23 +36,28 @@ def _cols(n: int) -> int:
 
 
 def figure_jobs(
-    results: LabResults, metrics: dict, misclassified_digits: np.ndarray
+    results: LabResults, metrics: dict, misclassified_images: np.ndarray
 ) -> dict[str, Callable]:
     """Name -> a function drawing that figure; the caller saves them (and shows progress)."""
     img = results.images
     m = metrics
     classes = list(m["settings"]["classes"])
+    names = m["dataset"]["class_names"]
+    item = m["dataset"]["item"]
     jobs: dict[str, Callable] = {}
     t = m["training"]
-    jobs["training_curves"] = lambda: plots.training_curves(t["history"])
-    jobs["confusion_matrix"] = lambda: plots.confusion_matrix(np.asarray(t["confusion_matrix"]))
+    jobs["training_curves"] = lambda: plot_training_curves(t["history"])
+    jobs["confusion_matrix"] = lambda: plot_confusion_matrix(
+        np.asarray(t["confusion_matrix"]), names
+    )
 
     def misclassified():
         shown = t["misclassified"]["shown"]
-        return plots.image_grid(
-            misclassified_digits,
-            [f"true {r['true']} → {r['predicted']}" for r in shown],
+        return image_grid(
+            misclassified_images,
+            [f"true {names[r['true']]}\n→ {names[r['predicted']]}" for r in shown],
             [f"p = {r['probability']:.3f}\ntest #{r['index']}" for r in shown],
+            cols=10,
         )
 
     jobs["misclassified"] = misclassified
@@ -67,10 +74,10 @@ def figure_jobs(
                 for i, c in enumerate(classes):
                     other = np.delete(z[i], c).max()
                     caps.append(f"p {p[i, c]:.3f}\nlogit {z[i, c]:.1f}\nmax other {other:.1f}")
-            titles = [f"output {c}" for c in classes] * 2
+            titles = [f"output {names[c]}" for c in classes] * 2
             labels = [f"{name}\nsoftmax", f"{name}\nlogit"]
             images = np.concatenate([soft.images, lin.images])
-            return plots.image_grid(images, titles, caps, cols=len(classes), row_labels=labels)
+            return image_grid(images, titles, caps, cols=len(classes), row_labels=labels)
 
         def softmax_evidence(name=name):
             rows = m["softmax"][name]["rows"]
@@ -79,6 +86,7 @@ def figure_jobs(
                 img[f"softmax:{name}"].logits,
                 img[f"linear:{name}"].logits,
                 classes,
+                names,
             )
 
         jobs[f"softmax_{name}"] = softmax
@@ -90,24 +98,28 @@ def figure_jobs(
 
         def sweep(name=name, tvs=tvs):
             titles = [f"{name}, tv {tv:g}" for tv in tvs]
-            return _measured_grid(img[f"sweep_target:{name}"], titles, cols=len(tvs))
+            return _measured_grid(img[f"sweep_target:{name}"], titles, names, cols=len(tvs))
 
         def choice_plot(tvs=tvs, choice=choice, lab=lab, name=name):
-            return plots.tv_choice(tvs, choice["per_tv"], choice["chosen"], lab, recipe=name)
+            return plots.tv_choice(
+                tvs, choice["per_tv"], choice["chosen"], lab, recipe=name, item=item
+            )
 
         def every(name=name, tvs=tvs):
             block = img[f"sweep_all:{name}"]
             mm = block.measures
-            titles = [f"tv {tv:g} · {c}" for tv in tvs for c in classes]
+            titles = [f"tv {tv:g} · {names[c]}" for tv in tvs for c in classes]
             caps = [
                 f"{mm.activation[i]:.2f}x {'✓' if mm.agreement[i] else '✗'}" for i in range(len(mm))
             ]
-            return plots.image_grid(block.images, titles, caps, cols=len(classes), size=84)
+            return image_grid(block.images, titles, caps, cols=len(classes), size=84)
 
         jobs[f"tv_sweep_{name}"] = sweep
         jobs[f"tv_choice_{name}"] = choice_plot
         jobs[f"tv_all_{name}"] = every
-    jobs["classes"] = lambda: _measured_grid(img["classes"], [f"output {c}" for c in classes])
+    jobs["classes"] = lambda: _measured_grid(
+        img["classes"], [f"output {names[c]}" for c in classes], names
+    )
 
     def pairs():
         images, titles, caps = [], [], []
@@ -115,14 +127,15 @@ def figure_jobs(
             a, b = row["classes"]
             block = img[f"pair:{a}:{b}"]
             images.append(block.images)
+            na, nb = names[a], names[b]
             for i, name in enumerate(
-                [f"{a} alone", f"{b} alone", f"{a} + {b}", f"{a} − {b}", f"{b} − {a}"]
+                [f"{na} alone", f"{nb} alone", f"{na} + {nb}", f"{na} − {nb}", f"{nb} − {na}"]
             ):
                 titles.append(name)
                 caps.append(
-                    f"logit {a}: {block.logits[i, a]:.1f}\nlogit {b}: {block.logits[i, b]:.1f}"
+                    f"logit {na}: {block.logits[i, a]:.1f}\nlogit {nb}: {block.logits[i, b]:.1f}"
                 )
-        return plots.image_grid(np.concatenate(images), titles, caps, cols=5)
+        return image_grid(np.concatenate(images), titles, caps, cols=5)
 
     jobs["pairs"] = pairs
     for row in m["layers"]["rows"]:
@@ -136,7 +149,7 @@ def figure_jobs(
                 f"{v:.2f}" + (f" ({r:.1f}x)" if r is not None else " (silent)")
                 for v, r in zip(row["activations"], row["relative"], strict=True)
             ]
-            return plots.image_grid(block.images, titles, caps, cols=_cols(n))
+            return image_grid(block.images, titles, caps, cols=_cols(n))
 
         jobs[f"layer_{layer}"] = layer_figure
 
@@ -145,18 +158,18 @@ def figure_jobs(
 
     def recipes():
         images = np.concatenate([img[f"recipe:{key}"].images for key in order])
-        titles = [f"output {c}" for _ in order for c in classes]
+        titles = [f"output {names[c]}" for _ in order for c in classes]
         labels = [f"{entries[key]['recipe']}\ntv {entries[key]['tv_weight']:g}" for key in order]
         caps = [
-            measure_caption(img[f"recipe:{key}"].measures, i)
+            measure_caption(img[f"recipe:{key}"].measures, i, names)
             for key in order
             for i in range(len(classes))
         ]
-        return plots.image_grid(images, titles, caps, cols=len(classes), row_labels=labels)
+        return image_grid(images, titles, caps, cols=len(classes), row_labels=labels)
 
     jobs["recipes"] = recipes
     jobs["recipe_measures"] = lambda: plots.recipe_measures(
-        classes,
+        [names[c] for c in classes],
         {
             f"{entries[key]['recipe']}, tv {entries[key]['tv_weight']:g}": {
                 k: [r[k] for r in entries[key]["rows"]]

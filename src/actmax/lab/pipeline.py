@@ -27,12 +27,12 @@ from torch import nn
 from ..errors import ActmaxError
 from ..io import write_json
 from .checkpoint import load_model, save_model
-from .data import Mnist, load_mnist
+from .data import DATASETS, Dataset, load_dataset
 from .experiments import LabSettings, run_experiments
 from .figures import figure_jobs, save_figures
 from .folders import share_like_new_files, staged_cache_entry
 from .reading import reading
-from .realism import MIN_JUDGE_ACCURACY, JudgeConfig, RealismMeter, load_or_train_judge
+from .realism import JUDGE_TARGETS, JudgeConfig, RealismMeter, load_or_train_judge
 from .report import REPORT, write_report
 from .training import resolve_device
 
@@ -40,9 +40,9 @@ DEFAULT_CACHE = Path("runs") / "cache"
 METRICS = "metrics.json"
 MODEL_FILES = ("model.safetensors", "model.json")
 MISCLASSIFIED_SHOWN = 10
-ATTRIBUTION_DIGITS = (3, 4)  # correctly classified, misclassified
+ATTRIBUTION_IMAGES = (3, 4)  # correctly classified, misclassified
 QUICK_SUBSET = 3000
-REAL_UNITS = 2000  # test digits that set the yardstick of the units inside
+REAL_UNITS = 2000  # test images that set the yardstick of the units inside
 MEASURED_ON = (
     "the display image in [0, 1]: for actmax's recipe the optimized input itself, for keras-vis' "
     "its contrast stretch of the optimized input, which is what the lab plots"
@@ -50,7 +50,7 @@ MEASURED_ON = (
 
 
 def quick_settings(settings: LabSettings, keep: Collection[str] = ()) -> LabSettings:
-    """A demo in seconds: 1 epoch on 3,000 digits, 30 steps, three tv_weights per recipe.
+    """A demo in seconds: 1 epoch on 3,000 images, 30 steps, three tv_weights per recipe.
 
     Fields named in `keep` (the ones a user set explicitly) are left as they are.
     """
@@ -59,8 +59,8 @@ def quick_settings(settings: LabSettings, keep: Collection[str] = ()) -> LabSett
     return replace(settings, quick=True, train_subset=QUICK_SUBSET, **changes)
 
 
-def quick_judge() -> JudgeConfig:
-    return JudgeConfig(epochs=1, train_subset=QUICK_SUBSET)
+def quick_judge(dataset: str = "mnist") -> JudgeConfig:
+    return JudgeConfig(epochs=1, train_subset=QUICK_SUBSET, dataset=dataset)
 
 
 @dataclass
@@ -73,14 +73,14 @@ class LabRun:
 Log = Callable[[str], None]
 
 
-def _subset(data: Mnist, n: int | None) -> Mnist:
+def _subset(data: Dataset, n: int | None) -> Dataset:
     if n is None:
         return data
-    return Mnist(data.x_train[:n], data.y_train[:n], data.x_test, data.y_test, data.source)
+    return replace(data, x_train=data.x_train[:n], y_train=data.y_train[:n])
 
 
 def trained_model(
-    settings: LabSettings, data: Mnist, cache_root: Path, progress: bool, log: Log
+    settings: LabSettings, data: Dataset, cache_root: Path, progress: bool, log: Log
 ) -> tuple[nn.Module, dict, bool]:
     """The lab CNN for these settings: from the cache, or trained now and cached.
 
@@ -88,8 +88,8 @@ def trained_model(
     """
     from .training import TrainConfig, train
 
-    config = TrainConfig(epochs=settings.epochs, seed=settings.seed)
-    name = f"lab_cnn-{config.key()[:12]}"
+    config = TrainConfig(epochs=settings.epochs, seed=settings.seed, dataset=settings.dataset)
+    name = f"lab_cnn-{settings.dataset}-{config.key()[:12]}"
     if settings.train_subset:
         name += f"-first{settings.train_subset}"
     folder = cache_root / name
@@ -115,8 +115,8 @@ def _softmax(logits: np.ndarray) -> np.ndarray:
     return z / z.sum(1, keepdims=True)
 
 
-def part1(train_metrics: dict, probs: np.ndarray, data: Mnist) -> tuple[dict, np.ndarray]:
-    """Part 1's numbers, and the most confidently misclassified test digits to show."""
+def part1(train_metrics: dict, probs: np.ndarray, data: Dataset) -> tuple[dict, np.ndarray]:
+    """Part 1's numbers, and the most confidently misclassified test images to show."""
     predicted = probs.argmax(1)
     wrong = np.flatnonzero(predicted != data.y_test)
     confident = wrong[np.argsort(-probs[wrong, predicted[wrong]], kind="stable")]
@@ -149,12 +149,12 @@ def part1(train_metrics: dict, probs: np.ndarray, data: Mnist) -> tuple[dict, np
     )
 
 
-def attribution(model: nn.Module, probs: np.ndarray, data: Mnist) -> tuple[dict, Callable]:
-    """Saliency and Grad-CAM for a few test digits, right and wrong, true and predicted class."""
+def attribution(model: nn.Module, probs: np.ndarray, data: Dataset) -> tuple[dict, Callable]:
+    """Saliency and Grad-CAM for a few test images, right and wrong, true and predicted class."""
     from ..attribution import grad_cam, rank_correlation, saliency
     from ..plots.attribution import plot_attribution_grid
 
-    right_n, wrong_n = ATTRIBUTION_DIGITS
+    right_n, wrong_n = ATTRIBUTION_IMAGES
     predicted = probs.argmax(1)
     right = [
         int(np.flatnonzero((predicted == data.y_test) & (data.y_test == c))[0])
@@ -188,13 +188,30 @@ def attribution(model: nn.Module, probs: np.ndarray, data: Mnist) -> tuple[dict,
         }
         for k, (i, t, p) in enumerate(zip(index, true, pred, strict=True))
     ]
-    labels = [f"#{i}: {t} → {p}" for i, t, p in zip(index, true, pred, strict=True)]
+    names = data.class_names
+    labels = [f"#{i}\n{names[t]} → {names[p]}" for i, t, p in zip(index, true, pred, strict=True)]
     colors = ["black" if t == p else "red" for t, p in zip(true, pred, strict=True)]
 
     def draw():
         return plot_attribution_grid(x, maps, row_labels=labels, row_colors=colors)
 
     return {"gradcam_layer": cam_true.layer, "rows": rows}, draw
+
+
+def dataset_record(data: Dataset) -> dict:
+    """What the report says about the data: its name, its classes and what one example is."""
+    info = DATASETS[data.name]
+    return {
+        "name": info.name,
+        "title": info.title,
+        "source": data.source,
+        "class_names": list(info.class_names),
+        "item": info.item,
+        "items": info.items,
+        "parts": info.parts,
+        "test_count": int(len(data.x_test)),
+        "image_size": list(data.x_test.shape[2:]),
+    }
 
 
 def _clean(value):
@@ -246,7 +263,7 @@ def run_lab(
     overwrite: bool = False,
     progress: bool = True,
     log: Log | None = None,
-    data: Mnist | None = None,
+    data: Dataset | None = None,
 ) -> LabRun:
     """Run the whole lab and write `out/` (report.html, metrics.json, figures/, the model)."""
     import actmax
@@ -270,10 +287,14 @@ def run_lab(
         return now
 
     t = time.perf_counter()
-    data = data or load_mnist()
+    data = data or load_dataset(settings.dataset)
+    if data.name != settings.dataset:
+        raise ActmaxError(f"the lab was asked for {settings.dataset} but given {data.name}")
     model, train_metrics, model_reused = trained_model(settings, data, cache_root, progress, log)
     t = lap("model", t)
-    judge_config = quick_judge() if settings.quick else JudgeConfig()
+    judge_config = (
+        quick_judge(settings.dataset) if settings.quick else JudgeConfig(dataset=settings.dataset)
+    )
     judge = load_or_train_judge(data, cache_root, judge_config, progress)
     log(
         f"judge: {'reused' if judge.reused else 'trained'}, "
@@ -287,7 +308,7 @@ def run_lab(
     t = lap("visualize", t)
 
     probs = _softmax(meter.test_logits)
-    training, wrong_digits = part1(train_metrics, probs, data)
+    training, wrong_images = part1(train_metrics, probs, data)
     attribution_metrics, attribution_figure = attribution(model, probs, data)
     t = lap("attribution", t)
 
@@ -308,17 +329,18 @@ def run_lab(
                 "python": platform.python_version(),
                 "threads": torch.get_num_threads(),
             },
+            "dataset": dataset_record(data),
             "training": training,
             "judge": {
                 **judge.record(),
-                "target_accuracy": MIN_JUDGE_ACCURACY,
+                "target_accuracy": JUDGE_TARGETS[settings.dataset],
             },
             "references": meter.references(),
             **results.metrics,
             "attribution": attribution_metrics,
             "files": {"report": REPORT, "metrics": METRICS, "model": MODEL_FILES[0]},
         }
-        jobs = figure_jobs(results, metrics, wrong_digits)
+        jobs = figure_jobs(results, metrics, wrong_images)
         jobs["attribution"] = attribution_figure
         figures = save_figures(jobs, staging, progress)
         metrics["files"]["figures"] = [p.relative_to(staging).as_posix() for p in figures.values()]

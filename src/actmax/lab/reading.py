@@ -28,12 +28,28 @@ def _join(items: Sequence[str]) -> str:
     return ", ".join(items[:-1]) + " and " + items[-1]
 
 
-def _classes(classes: Sequence[int]) -> str:
-    return _join([str(c) for c in classes])
+def _names(m: dict) -> list[str]:
+    """The class names of the run's data set ("0".."9" for MNIST)."""
+    return m["dataset"]["class_names"]
+
+
+def _item(m: dict, plural: bool = False) -> str:
+    """What one example of the data set is called: "digit", "article"."""
+    return m["dataset"]["items" if plural else "item"]
+
+
+def _a(word: str) -> str:
+    """The word with its indefinite article: "a 7", "an 8", "an Ankle boot"."""
+    return f"{'an' if word[:1].lower() in 'aeiou8' else 'a'} {word}"
+
+
+def _classes(m: dict, classes: Sequence[int]) -> str:
+    return _join([_names(m)[c] for c in classes])
 
 
 def training(m: dict) -> Paragraphs:
     t = m["training"]
+    names, items = _names(m), _item(m, plural=True)
     cm = np.asarray(t["confusion_matrix"])
     off = cm.copy()
     np.fill_diagonal(off, 0)
@@ -47,9 +63,10 @@ def training(m: dict) -> Paragraphs:
     )
     return [
         f"After {len(history['loss'])} epochs the lab CNN classifies {_pct(t['test_accuracy'])} "
-        f"of the 10,000 test digits correctly (test loss {t['test_loss']:.4f}); {trend}. "
-        f"It misreads {t['misclassified']['count']} digits; the most frequent confusion is a "
-        f"true {true} read as {pred} ({int(off[true, pred])} times)."
+        f"of the {int(cm.sum()):,} test {items} correctly (test loss {t['test_loss']:.4f}); "
+        f"{trend}. It misreads {t['misclassified']['count']} {items}; the most frequent "
+        f"confusion is a true {names[true]} read as {_a(names[pred])} ({int(off[true, pred])} "
+        "times)."
     ]
 
 
@@ -111,7 +128,7 @@ def softmax(m: dict) -> Paragraphs:
 
 def tv_sweep(m: dict) -> Paragraphs:
     sweep = m["tv_sweep"]
-    c = sweep["class"]
+    c = _names(m)[sweep["class"]]
     text = []
     for name in sweep["order"]:
         rows = sweep["recipes"][name]["rows"]
@@ -122,7 +139,7 @@ def tv_sweep(m: dict) -> Paragraphs:
             f"the logit of {c} from {first['logit']:.2f} ({first['activation']:.2f}x the best real "
             f"{c}) to {last['logit']:.2f} ({last['activation']:.2f}x) and the plausibility from "
             f"{first['plausibility']:.3f} to {last['plausibility']:.3f}; the independent "
-            f"classifier is most confident that the image is a {c} at tv_weight "
+            f"classifier is most confident that the image is {_a(c)} at tv_weight "
             f"{peak['tv_weight']:g} ({peak['confidence']:.2f})."
         )
     text.append(
@@ -132,17 +149,17 @@ def tv_sweep(m: dict) -> Paragraphs:
     return text
 
 
-def _choice_sentence(name: str, c: dict) -> str:
+def _choice_sentence(name: str, c: dict, item: str) -> str:
     s = c["chosen_summary"]
     text = (
         f"{name}: tv_weight {c['chosen']:g}, where the independent classifier recognizes "
         f"{s['recognized']} of {s['count']} class images (mean confidence {s['confidence']:.3f}), "
         f"the mean plausibility is {s['plausibility']:.3f} and the weakest class reaches "
-        f"{s['min_activation']:.2f}x the logit of its best real digit."
+        f"{s['min_activation']:.2f}x the logit of its best real {item}."
     )
     if not c["eligible"]:
         text += (
-            " No tv_weight kept every class at or above its best real digit, so the rule fell "
+            f" No tv_weight kept every class at or above its best real {item}, so the rule fell "
             "back to the strongest weakest class."
         )
     return text
@@ -150,7 +167,7 @@ def _choice_sentence(name: str, c: dict) -> str:
 
 def tv_choice(m: dict) -> Paragraphs:
     ch = m["tv_choice"]
-    text = [_choice_sentence(name, ch["recipes"][name]) for name in ch["order"]]
+    text = [_choice_sentence(name, ch["recipes"][name], _item(m)) for name in ch["order"]]
     lab, lab_tv = ch.get("lab_summary"), ch["lab_choice"]
     measured = ch["recipes"][ch["lab_recipe"]]
     n = measured["chosen_summary"]["count"]
@@ -179,20 +196,22 @@ def tv_choice(m: dict) -> Paragraphs:
     if high - low < 0.05:
         text.append(
             f"Plausibility moves only between {low:.3f} and {high:.3f} over the sweeps (real "
-            f"digits score {real:.3f} against their class): in the lab CNN's own features every "
+            f"{_item(m, True)} score {real:.3f} against their class): in the lab CNN's own "
+            "features every "
             "visualization resembles its class, so this measure barely separates the tv_weights "
             "and the choice rests on the independent classifier and the activation."
         )
     else:
         text.append(
             f"Plausibility ranges from {low:.3f} to {high:.3f} over the sweeps, against "
-            f"{real:.3f} for real digits."
+            f"{real:.3f} for real {_item(m, True)}."
         )
     return text
 
 
 def classes(m: dict) -> Paragraphs:
     cl = m["classes"]
+    names, item = _names(m), _item(m)
     s = cl["summary"]
     rows = cl["rows"]
     missed = [r for r in rows if not r["agreement"]]
@@ -206,18 +225,20 @@ def classes(m: dict) -> Paragraphs:
     if missed:
         text.append(
             "It reads "
-            + _join([f"the {r['target']} as a {r['judge_prediction']}" for r in missed])
+            + _join(
+                [f"the {names[r['target']]} as {_a(names[r['judge_prediction']])}" for r in missed]
+            )
             + "."
         )
     if below:
         text.append(
-            f"Classes {_classes(below)} stay below the logit of their best real digit; the "
-            f"weakest is {weakest['target']} at {weakest['activation']:.2f}x."
+            f"Classes {_classes(m, below)} stay below the logit of their best real {item}; the "
+            f"weakest is {names[weakest['target']]} at {weakest['activation']:.2f}x."
         )
     else:
         text.append(
-            "Every image drives its logit at least as high as the best real test digit of its "
-            f"class (weakest: {weakest['target']} at {weakest['activation']:.2f}x, mean "
+            f"Every image drives its logit at least as high as the best real test {item} of its "
+            f"class (weakest: {names[weakest['target']]} at {weakest['activation']:.2f}x, mean "
             f"{s['activation']:.2f}x)."
         )
     return text
@@ -232,28 +253,29 @@ def _merge_share(row: dict) -> float:
 
 def pairs(m: dict) -> Paragraphs:
     rows = m["pairs"]["rows"]
+    names = _names(m)
     text = []
     merged = [r for r in rows if _merge_share(r) >= MERGE_SHARE]
     split = [r for r in rows if _merge_share(r) < MERGE_SHARE]
     for r in rows:
-        a, b = r["classes"]
+        a, b = (names[c] for c in r["classes"])
         ra, rb = r["retained"]
-        pred = r["pair"]["judge_prediction"]
+        pred = names[r["pair"]["judge_prediction"]]
         verdict = "one shape serves both" if _merge_share(r) >= MERGE_SHARE else "a compromise"
         text.append(
             f"{a}+{b}: the joint image keeps {_pct(ra)} of the single-{a} logit and {_pct(rb)} of "
-            f"the single-{b} logit ({verdict}); the independent classifier calls it a {pred}. "
+            f"the single-{b} logit ({verdict}); the independent classifier calls it {_a(pred)}. "
             f"{a}-{b} drives {a} to {r['a_minus_b']['logits'][0]:.2f} and {b} to "
             f"{r['a_minus_b']['logits'][1]:.2f}; {b}-{a} drives {b} to "
             f"{r['b_minus_a']['logits'][1]:.2f} and {a} to {r['b_minus_a']['logits'][0]:.2f}."
         )
     if merged and split:
         text.append(
-            f"Pairs that merge into one image ({_join([_name(r) for r in merged])}) share "
-            f"strokes the network uses for both classes; pairs that do not "
-            f"({_join([_name(r) for r in split])}) need features that exclude each other, so the "
-            "image has to compromise. The contrasts show what separates the two classes of a pair: "
-            "the strokes that raise one logit while lowering the other."
+            f"Pairs that merge into one image ({_join([_name(m, r) for r in merged])}) share "
+            f"{m['dataset']['parts']} the network uses for both classes; pairs that do not "
+            f"({_join([_name(m, r) for r in split])}) need features that exclude each other, so "
+            "the image has to compromise. The contrasts show what separates the two classes of a "
+            f"pair: the {m['dataset']['parts']} that raise one logit while lowering the other."
         )
     elif merged:
         text.append(
@@ -268,12 +290,13 @@ def pairs(m: dict) -> Paragraphs:
     return text
 
 
-def _name(row: dict) -> str:
-    a, b = row["classes"]
+def _name(m: dict, row: dict) -> str:
+    a, b = (_names(m)[c] for c in row["classes"])
     return f"{a}+{b}"
 
 
 def layers(m: dict) -> Paragraphs:
+    item = _item(m)
     text = []
     for r in m["layers"]["rows"]:
         dead, both, n = r["dead"], r["dead_and_silent"], r["units"]
@@ -282,23 +305,27 @@ def layers(m: dict) -> Paragraphs:
         else:
             part = f"{dead} of {n} stay at zero even when maximized"
             if both == dead:
-                part += " and never fire on a real digit either: dead ReLUs, capacity left unused"
+                part += f" and never fire on a real {item} either: dead ReLUs, capacity left unused"
             elif both:
-                part += f" ({both} of them never fire on a real digit either: dead ReLUs)"
+                part += f" ({both} of them never fire on a real {item} either: dead ReLUs)"
             else:
-                part += ", though they do fire on real digits: the optimization found no gradient"
+                part += (
+                    f", though they do fire on real {_item(m, True)}: the optimization found no "
+                    "gradient"
+                )
         rel = r["mean_relative"]
         who = "the others" if dead else "they"
-        versus = f"; {who} reach {rel:.1f}x their best response to a real digit" if rel else ""
+        versus = f"; {who} reach {rel:.1f}x their best response to a real {item}" if rel else ""
         text.append(f"{r['layer']}: {part}{versus}.")
     sizes = [
         f"{r['layer']} {r['receptive_field']}x{r['receptive_field']}" for r in m["layers"]["rows"]
     ]
+    h, w = m["dataset"]["image_size"]
     text.append(
-        f"A unit sees a square of the input ({_join(sizes)} pixels of the 28x28 image). A filter "
-        "is maximized through the mean of its whole map, so a filter that sees a small patch "
-        "is driven highest by repeating its pattern all over the image, while a unit that sees "
-        "the whole image is shown as one larger, digit-like composition."
+        f"A unit sees a square of the input ({_join(sizes)} pixels of the {h}x{w} image). A "
+        "filter is maximized through the mean of its whole map, so a filter that sees a small "
+        "patch is driven highest by repeating its pattern all over the image, while a unit that "
+        f"sees the whole image is shown as one larger composition, like a whole {item}."
     )
     return text
 
@@ -327,19 +354,20 @@ def recipes(m: dict) -> Paragraphs:
     chance = 1 / max(len(m["settings"]["classes"]), 1)
     best = max(entries, key=lambda e: (e["summary"]["recognized"], e["summary"]["confidence"]))
     text.append(
-        f"The independent classifier finds the images of {best['label']} the most digit-like; "
+        f"The independent classifier recognizes the images of {best['label']} best; "
         f"guessing would recognize about {_pct(chance)}."
     )
     acc = m["acceptance"]
+    item = _item(m)
     verdict = {
         (True, True): "every class image is recognized and every one drives its logit at least "
-        "as high as the best real digit of its class",
+        f"as high as the best real {item} of its class",
         (True, False): "every class image is recognized, but not every one drives its logit as "
-        "high as the best real digit of its class",
+        f"high as the best real {item} of its class",
         (False, True): "every class image drives its logit at least as high as the best real "
-        "digit, but not every one is recognized",
+        f"{item}, but not every one is recognized",
         (False, False): "neither every class image is recognized nor does every one reach the "
-        "best real digit's logit",
+        f"best real {item}'s logit",
     }[acc["all_recognized"], acc["all_at_least_best_real"]]
     text.append(f"With actmax's recipe at tv_weight {acc['tv_weight']:g}, {verdict}.")
     return text
@@ -350,11 +378,12 @@ def answers(m: dict) -> Paragraphs:
     ch = m["tv_choice"]
     cl = m["classes"]["summary"]
     rows = m["pairs"]["rows"]
+    item, items = _item(m), _item(m, plural=True)
     text = [
         f"Which tv_weight? For {ch['recipe']}'s recipe {ch['chosen']:g}, by measurement: "
         f"{ch['rule']} The images it gives are recognized {cl['recognized']} of {cl['count']} "
         f"times by a classifier that never saw the lab CNN, at {cl['activation']:.2f}x the best "
-        "real digit's logit on average.",
+        f"real {item}'s logit on average.",
     ]
     lab_measured = ch["recipes"][ch["lab_recipe"]]["chosen"]
     text[0] += (
@@ -368,19 +397,19 @@ def answers(m: dict) -> Paragraphs:
         dif = float(np.mean([_merge_share(r) for r in different]))
         relation = "more" if sim > dif else "less"
         text.append(
-            f"Two outputs at once: similar shapes ({_join([_name(r) for r in similar])}) keep on "
-            f"average {_pct(sim)} of the weaker single-class logit, different shapes "
-            f"({_join([_name(r) for r in different])}) {_pct(dif)}; similar classes merge "
-            f"{relation} easily, as their shared strokes can serve both outputs."
+            f"Two outputs at once: similar shapes ({_join([_name(m, r) for r in similar])}) keep "
+            f"on average {_pct(sim)} of the weaker single-class logit, different shapes "
+            f"({_join([_name(m, r) for r in different])}) {_pct(dif)}; similar classes merge "
+            f"{relation} easily, as their shared {m['dataset']['parts']} can serve both outputs."
         )
     layer_rows = m["layers"]["rows"]
     unused = sum(r["dead_and_silent"] for r in layer_rows)
     units = sum(r["units"] for r in layer_rows)
     text.append(
         "How activation maximization helps: it asks the network what it is looking for, without "
-        "any data. The class images show the strokes each logit rewards, the pairs and contrasts "
-        "show which features classes share and which separate them, and the filters show the "
-        "vocabulary the layers build digits from"
+        f"any data. The class images show the {m['dataset']['parts']} each logit rewards, the "
+        "pairs and contrasts show which features classes share and which separate them, and the "
+        f"filters show the vocabulary the layers build {items} from"
         + (
             f"; it also finds units that nothing turns on ({unused} of {units}), capacity the "
             "network does not use."
@@ -396,7 +425,7 @@ def answers(m: dict) -> Paragraphs:
     limits = [
         f"the optimized inputs of {strongest['label']} ({strongest['tv_weight']:g}) drive the "
         f"logits to {strongest['optimized_logit']:.1f} on average, "
-        f"{strongest['optimized_logit'] / best_real:.1f}x the best real digits', yet their images "
+        f"{strongest['optimized_logit'] / best_real:.1f}x the best real {items}', yet their images "
         f"are recognized {s['recognized']} of {s['count']} times: a high activation does not "
         "make a realistic image"
     ]
@@ -423,28 +452,29 @@ def _mean(values) -> float | None:
 
 def attribution(m: dict) -> Paragraphs:
     rows = m["attribution"]["rows"]
+    item, items = _item(m), _item(m, plural=True)
     wrong = [r for r in rows if r["true"] != r["predicted"]]
     if not wrong:
-        return ["Every digit shown is classified correctly, so true and predicted maps coincide."]
+        return [f"Every {item} shown is classified correctly, so true and predicted maps coincide."]
     sal = _mean(r["saliency_rank_correlation"] for r in wrong)
     cam = _mean(r["gradcam_rank_correlation"] for r in wrong)
     known = [v for v in (sal, cam) if v is not None]
     if not known:
-        return ["The maps of the misclassified digits are flat, so they cannot be compared."]
+        return [f"The maps of the misclassified {items} are flat, so they cannot be compared."]
 
     def show(v):
         return "n/a (a flat map)" if v is None else f"{v:.2f}"
 
     same = min(known) >= 0.5
     return [
-        f"For the {len(wrong)} misclassified digits, the maps for the true and the predicted class "
-        f"have a mean rank correlation of {show(sal)} (saliency) and {show(cam)} (Grad-CAM, layer "
-        f"{m['attribution']['gradcam_layer']}): "
+        f"For the {len(wrong)} misclassified {items}, the maps for the true and the predicted "
+        f"class have a mean rank correlation of {show(sal)} (saliency) and {show(cam)} "
+        f"(Grad-CAM, layer {m['attribution']['gradcam_layer']}): "
         + (
             "the two explanations point at largely the same pixels, so the mistake comes from "
             "how the evidence is weighed, not from looking elsewhere."
             if same
-            else "the network finds its evidence for the wrong class in other strokes than the "
+            else "the network finds its evidence for the wrong class in other places than the "
             "evidence for the right one."
         )
     ]

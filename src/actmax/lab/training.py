@@ -34,7 +34,6 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager, nullcontext
 from dataclasses import asdict, dataclass, fields, replace
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -44,11 +43,11 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
-from ..errors import ActmaxError, DataError
+from ..errors import ActmaxError
 from ..io import write_json
 from ..parallel import BatchWorkers
 from .checkpoint import save_model
-from .data import VENDORED_SHA256, Mnist, load_mnist, sha256
+from .data import DATASETS, Dataset, fingerprint, load_dataset
 from .evaluation import (
     Evaluation,
     Forward,
@@ -70,20 +69,9 @@ KEY_FORMAT = 1
 # --------------------------------------------------------------------------- settings
 
 
-@lru_cache(maxsize=8)
-def _file_sha256(path: str, mtime_ns: int, size: int) -> str:
-    return sha256(Path(path))
-
-
-def data_fingerprint(path: str | None) -> str:
-    """The sha256 of the data file a run trains on (the vendored copy's is known in advance)."""
-    if path is None:
-        return VENDORED_SHA256
-    file = Path(path).expanduser()
-    if not file.is_file():
-        raise DataError(f"MNIST file not found: {file}")
-    stat = file.stat()
-    return _file_sha256(str(file.resolve()), stat.st_mtime_ns, stat.st_size)
+def data_fingerprint(path: str | None, dataset: str = "mnist") -> str:
+    """The checksum of the data a run trains on (see `data.fingerprint`)."""
+    return fingerprint(dataset, path)
 
 
 @dataclass(frozen=True)
@@ -97,7 +85,8 @@ class TrainConfig:
     rho: float = 0.9
     epsilon: float = 1e-7
     seed: int = 0
-    data: str | None = None  # a Keras-layout mnist.npz; None: the copy shipped with actmax
+    dataset: str = "mnist"  # a name of `data.DATASETS`
+    data: str | None = None  # where to read it (mnist.npz, idx folder); None: the usual place
 
     def __post_init__(self) -> None:
         problems = []
@@ -116,6 +105,8 @@ class TrainConfig:
             problems.append(f"epsilon must be positive, got {self.epsilon!r}")
         if not isinstance(self.seed, int) or self.seed < 0:
             problems.append(f"seed must be a non-negative integer, got {self.seed!r}")
+        if self.dataset not in DATASETS:
+            problems.append(f"unknown data set {self.dataset!r} (known: {', '.join(DATASETS)})")
         if problems:
             raise ActmaxError("; ".join(problems))
 
@@ -136,14 +127,14 @@ class TrainConfig:
     def key(self) -> str:
         """A stable hash of the settings and the data's checksum: equal keys, equal models."""
         settings = self.to_dict()
-        settings["data"] = data_fingerprint(self.data)
+        settings["data"] = data_fingerprint(self.data, self.dataset)
         blob = json.dumps({"key_format": KEY_FORMAT, **settings}, sort_keys=True)
         return hashlib.sha256(blob.encode()).hexdigest()
 
 
 def default_run_dir(config: TrainConfig, root: str | Path = "runs") -> Path:
-    """`runs/<architecture>-<key prefix>`: the same settings always map to the same folder."""
-    return Path(root) / f"{config.architecture}-{config.key()[:10]}"
+    """`runs/<architecture>-<data set>-<key prefix>`: the same settings, the same folder."""
+    return Path(root) / f"{config.architecture}-{config.dataset}-{config.key()[:10]}"
 
 
 # --------------------------------------------------------------------------- optimizer
@@ -525,7 +516,7 @@ def train(
     config: TrainConfig | None = None,
     out_dir: str | Path | None = None,
     *,
-    data: Mnist | None = None,
+    data: Dataset | None = None,
     resume: bool = False,
     progress: bool = True,
     device: str | torch.device | None = "auto",
@@ -545,7 +536,7 @@ def train(
     config = config if config is not None else TrainConfig()
     out_dir = Path(out_dir) if out_dir is not None else default_run_dir(config)
     torch_device = resolve_device(device)
-    data = data if data is not None else load_mnist(config.data)
+    data = data if data is not None else load_dataset(config.dataset, config.data)
     run, state = _start_or_resume(out_dir, config, resume)
 
     def checkpoint(state: TrainingState) -> None:
@@ -587,13 +578,20 @@ def train(
         )
     report = classification_report(data.y_test, test.predictions, data.n_classes)
     save_model(model, run.path, config.architecture)
-    figures = save_training_figures(history, np.asarray(report["confusion_matrix"]), run.path)
+    figures = save_training_figures(
+        history, np.asarray(report["confusion_matrix"]), run.path, data.class_names
+    )
     train_seconds = float(sum(history["seconds"]))
     metrics = {
         "key": config.key(),
         "config": config.to_dict(),
         "seed": config.seed,
-        "data": {"source": data.source, "sha256": data_fingerprint(config.data)},
+        "data": {
+            "dataset": config.dataset,
+            "source": data.source,
+            "sha256": data_fingerprint(config.data, config.dataset),
+            "class_names": list(data.class_names),
+        },
         "history": history,
         "test": {"loss": test.loss, "accuracy": test.accuracy},
         **report,

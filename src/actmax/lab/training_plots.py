@@ -1,7 +1,8 @@
 """How a network learned: loss and accuracy per epoch (training vs. test) and the confusion matrix.
 
 The loss figure is the lab's own plot (`Training` and `Testing` curves, grid, legend), with axis
-labels added. Figures are built on `matplotlib.figure.Figure`, so no GUI backend is involved.
+labels added. Figures are built on `matplotlib.figure.Figure` (no GUI backend) and lay themselves
+out, so `actmax train` and the lab report draw them the same way.
 """
 
 from __future__ import annotations
@@ -10,16 +11,18 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
+from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from ..io import save_figure
 
 FIGURES = ("loss.png", "accuracy.png", "confusion_matrix.png")
+CURVES = {"loss": ("categorical cross-entropy", "Loss"), "accuracy": ("accuracy", "Accuracy")}
 
 
-def _curves(history: Mapping[str, Sequence[float]], key: str, ylabel: str, title: str) -> Figure:
-    fig = Figure(figsize=(5.5, 4))
-    ax = fig.add_subplot()
+def draw_curves(ax: Axes, history: Mapping[str, Sequence[float]], key: str) -> None:
+    """Training and test (validation) `key` ("loss" or "accuracy") per epoch, into `ax`."""
+    ylabel, title = CURVES[key]
     train, test = history.get(key, []), history.get(f"val_{key}", [])
     if train:
         ax.plot(range(1, len(train) + 1), train, marker="o", label="Training")
@@ -29,21 +32,34 @@ def _curves(history: Mapping[str, Sequence[float]], key: str, ylabel: str, title
     ax.set_ylabel(ylabel)
     ax.set_title(title)
     ax.legend()
-    ax.grid(True)
+    ax.grid(True, alpha=0.3)
     n = max(len(train), len(test))
     if n:
         ax.set_xticks(range(1, n + 1))
+
+
+def _curves(history: Mapping[str, Sequence[float]], key: str) -> Figure:
+    fig = Figure(figsize=(5.5, 4), layout="constrained")
+    draw_curves(fig.add_subplot(), history, key)
     return fig
 
 
 def plot_loss(history: Mapping[str, Sequence[float]]) -> Figure:
     """Training and test (validation) loss per epoch, as the lab plots them."""
-    return _curves(history, "loss", "categorical cross-entropy", "Loss")
+    return _curves(history, "loss")
 
 
 def plot_accuracy(history: Mapping[str, Sequence[float]]) -> Figure:
     """Training and test (validation) accuracy per epoch."""
-    return _curves(history, "accuracy", "accuracy", "Accuracy")
+    return _curves(history, "accuracy")
+
+
+def plot_training_curves(history: Mapping[str, Sequence[float]]) -> Figure:
+    """Loss and accuracy side by side in one figure (the lab report's)."""
+    fig = Figure(figsize=(9, 3.4), layout="constrained")
+    for ax, key in zip(fig.subplots(1, 2), CURVES, strict=True):
+        draw_curves(ax, history, key)
+    return fig
 
 
 def plot_confusion_matrix(cm: np.ndarray, labels: Sequence[str] | None = None) -> Figure:
@@ -51,7 +67,8 @@ def plot_confusion_matrix(cm: np.ndarray, labels: Sequence[str] | None = None) -
     cm = np.asarray(cm)
     n = len(cm)
     labels = [str(i) for i in range(n)] if labels is None else list(labels)
-    fig = Figure(figsize=(6, 5.2))
+    long = max((len(s) for s in labels), default=0) > 2
+    fig = Figure(figsize=(6.6, 5.8) if long else (6, 5.2), layout="constrained")
     ax = fig.add_subplot()
     # Log-like scaling keeps the few errors visible next to the large diagonal.
     image = ax.imshow(np.log1p(cm), cmap="Blues")
@@ -67,7 +84,7 @@ def plot_confusion_matrix(cm: np.ndarray, labels: Sequence[str] | None = None) -
                 fontsize=7,
                 color="white" if np.log1p(cm[i, j]) > threshold else "black",
             )
-    ax.set_xticks(range(n), labels)
+    ax.set_xticks(range(n), labels, rotation=45 if long else 0, ha="right" if long else "center")
     ax.set_yticks(range(n), labels)
     ax.set_xlabel("predicted class")
     ax.set_ylabel("true class")
@@ -79,9 +96,12 @@ def plot_confusion_matrix(cm: np.ndarray, labels: Sequence[str] | None = None) -
 
 
 def save_training_figures(
-    history: Mapping[str, Sequence[float]], cm: np.ndarray, folder: str | Path
+    history: Mapping[str, Sequence[float]],
+    cm: np.ndarray,
+    folder: str | Path,
+    labels: Sequence[str] | None = None,
 ) -> list[Path]:
     """Write `loss.png`, `accuracy.png` and `confusion_matrix.png` into `folder`."""
     folder = Path(folder)
-    figures = (plot_loss(history), plot_accuracy(history), plot_confusion_matrix(cm))
+    figures = (plot_loss(history), plot_accuracy(history), plot_confusion_matrix(cm, labels))
     return [save_figure(fig, folder / name) for fig, name in zip(figures, FIGURES, strict=True)]
