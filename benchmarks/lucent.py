@@ -146,6 +146,8 @@ def child(python: Path | str, side: str, args) -> dict:
     command += ["--steps", str(args.steps), "--channels", str(args.channels)]
     command += ["--layer", args.layer, "--size", str(args.size)]
     command += ["--lucent-channels", str(args.lucent_channels or args.channels)]
+    if args.threads:
+        command += ["--threads", str(args.threads)]
     proc = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
     out = proc.stdout.read()
     _, status, usage = os.wait4(proc.pid, 0)
@@ -170,9 +172,16 @@ def main() -> None:
         help="render only this many channels with lucent and scale its time up to --channels "
         "(its calls are independent and alike; for a quick look on a busy machine)",
     )
+    parser.add_argument(
+        "--threads", type=int, default=None, help="PyTorch CPU threads on both sides"
+    )
     parser.add_argument("--side", choices=("actmax", "lucent"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.side:
+        if args.threads:
+            import torch
+
+            torch.set_num_threads(args.threads)
         run = run_actmax if args.side == "actmax" else run_lucent
         print(json.dumps(run(args)))
         return
@@ -181,7 +190,7 @@ def main() -> None:
     ensure_weights()
     print(
         f"{args.channels} channels of {args.layer}, ResNet-18 shape, 3x{args.size}x{args.size}, "
-        f"{args.steps} steps, {os.cpu_count()} CPUs"
+        f"{args.steps} steps, {os.cpu_count()} CPUs, threads: {args.threads or 'torch default'}"
     )
     results = {"actmax": child(sys.executable, "actmax", args)}
     show("actmax", results["actmax"], "one batched call")

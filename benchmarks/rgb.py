@@ -43,7 +43,10 @@ def main() -> None:
     parser.add_argument("--classes", type=int, default=4, help="class logits to visualize")
     parser.add_argument("--iterations", type=int, default=None, help="default: the recipe's")
     parser.add_argument("--model", choices=("resnet18", "resnet50"), default="resnet18")
+    parser.add_argument("--threads", type=int, default=None, help="PyTorch CPU threads")
     args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
 
     model = (resnet18 if args.model == "resnet18" else resnet50)(seed=0)
     objectives = [actmax.unit("fc", c) for c in range(args.classes)]
@@ -58,7 +61,7 @@ def main() -> None:
     start = actmax.visualize(model, objectives, input_shape=(3, 224, 224), iterations=1)
     assert result.images.shape == (args.classes, 224, 224, 3)
     assert np.isfinite(result.activations).all()
-    iterations = args.iterations or actmax.ActmaxRecipe().iterations
+    iterations = args.iterations or actmax.get_recipe("actmax").iterations
     print(
         f"{args.model}, random weights, {args.classes} class logits at 3x224x224, "
         f"{iterations} steps, {torch.get_num_threads()} threads"
