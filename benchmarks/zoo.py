@@ -69,7 +69,7 @@ TRAINING = {
     "zoo_resnet": Training(epochs=1, images=30000),
     "zoo_mobilenet": Training(epochs=1, images=30000),
     "zoo_vit": Training(epochs=2, images=30000),
-    "zoo_gapnet": Training(epochs=1, images=30000),
+    "zoo_gapnet": Training(epochs=2, images=30000, learning_rate=3e-3),
 }
 
 # Recipes to compare across the whole zoo: visualize() keyword arguments, one dict each, all
@@ -84,6 +84,11 @@ RECIPES: dict[str, dict] = {
     "jitter4-t80": {"transforms": [Jitter(4, until=0.8)]},
     "jitter4-400": {"transforms": [Jitter(4, until=POLISH)], "iterations": 400},
     "jitter4-blur": {"transforms": [Jitter(4, until=POLISH), Blur((0.5, 1.0), until=POLISH)]},
+    "jitter-all": {"transforms": [Jitter(3)]},
+    "blur-all": {"transforms": [Jitter(3, until=POLISH), Blur((0.5, 1.0))]},
+    "blur-all-400": {"transforms": [Jitter(3, until=POLISH), Blur((0.5, 1.0))], "iterations": 400},
+    "fourier-jitter4": {"param": Fourier(), "transforms": [Jitter(4, until=POLISH)]},
+    "fourier-400": {"param": Fourier(), "iterations": 400},
     "scale": {"transforms": [Jitter(3, until=POLISH), Scale((0.9, 1.1), until=POLISH)]},
     "rotate": {"transforms": [Jitter(3, until=POLISH), Rotate(10, until=POLISH)]},
     "blur": {"transforms": [Jitter(3, until=POLISH), Blur((0.5, 1.0), until=POLISH)]},
@@ -99,6 +104,12 @@ RECIPES: dict[str, dict] = {
     "lp600": {"lp_weight": 600.0},
     "lp150": {"lp_weight": 150.0},
     "steps400": {"iterations": 400},
+    "tv800-400": {"tv_weight": 800.0, "iterations": 400},
+    "tv800-400-j4": {
+        "tv_weight": 800.0,
+        "iterations": 400,
+        "transforms": [Jitter(4, until=POLISH)],
+    },
     "sigmoid": {"param": Sigmoid()},
     "fourier": {"param": Fourier()},
 }
