@@ -18,6 +18,11 @@ Acceptance: every model >= 9/10 recognized and every ratio >= 1. The lab CNN fro
 (the newest runs/lab_cnn-* folder, or --lab) is measured the same way for comparison.
 `--recipe` names entries of RECIPES (default: "default"); each prints its table and one summary
 line, and writes its class images to <out>/<recipe>-<data set>.png.
+
+Training is short (TRAINING: one or two epochs, some on the first 30,000 images) so that the
+whole zoo trains in about half an hour on two shared CPU cores; test accuracies, MNIST /
+Fashion-MNIST: MLP 0.970 / 0.853, Keras mnist_cnn 0.971 / 0.845, ResNet 0.957 / 0.849,
+MobileNet 0.960 / 0.832, ViT 0.943 / 0.828, GAP net 0.884 / 0.750 (judges: 0.991 / 0.869).
 """
 
 from __future__ import annotations
