@@ -56,3 +56,46 @@ def test_frozen_restores_training_flags_and_requires_grad_even_on_error(lab_mode
     assert lab_model.training and lab_model.l5.training
     assert not lab_model.l1.conv.weight.requires_grad
     assert lab_model.l1.conv.bias.requires_grad
+
+
+def test_a_wrong_nested_name_lists_the_close_matches(lab_model):
+    with pytest.raises(LayerNotFoundError) as error:
+        as_adapter(lab_model).resolve("l2.cnv")
+    message = str(error.value)
+    assert "close matches: l2.conv" in message
+    assert "the layers are: l0, l1" in message and "nested modules: l1.conv" in message
+
+
+class Block(nn.Module):
+    """torchvision's BasicBlock in small: one ReLU module used twice."""
+
+    input_shape = (2, 6, 6)
+
+    def __init__(self):
+        super().__init__()
+        self.conv1 = nn.Conv2d(2, 2, 3, padding=1)
+        self.conv2 = nn.Conv2d(2, 2, 3, padding=1)
+        self.relu = nn.ReLU()
+        self.head = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(2, 3))
+
+    def forward(self, x):
+        out = self.relu(self.conv1(x))
+        out = self.relu(self.conv2(out) + x)
+        return self.head(out)
+
+
+def test_a_module_called_twice_is_detected_not_silently_read_once():
+    from actmax.adapters import RepeatedCallError
+    from actmax.attribution import grad_cam
+
+    adapter = as_adapter(Block())
+    x = torch.rand(2, 2, 6, 6)
+    with pytest.raises(RepeatedCallError, match="module 'relu' runs 2 times in one forward pass"):
+        adapter.run(x, [adapter.ref("relu")])
+    refs = [adapter.ref("conv2"), adapter.ref("relu")]
+    with adapter.recorder(refs) as forward, pytest.raises(RepeatedCallError):
+        forward(x)
+    # Grad-CAM's own choice skips it (the last spatial layer run once); naming it is refused
+    assert grad_cam(adapter, x, target=1).layer == "conv2"
+    with pytest.raises(RepeatedCallError, match="'relu'"):
+        grad_cam(adapter, x, target=1, layer="relu")

@@ -7,7 +7,7 @@ import tomllib
 
 import actmax
 
-APPLICATIONS = {"lab", "cli"}
+APPLICATIONS = {"atlas", "lab", "cli"}
 ENTRY = {"__main__"}  # `python -m actmax`, the command line's entry point
 
 

@@ -67,15 +67,15 @@ def test_an_existing_out_is_kept_unless_overwrite(run_dir, tmp_path, capsys):
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["saliency", "{run}", "--image", "10000"], "the MNIST test set has digits 0..9999"),
-        (["saliency", "{run}", "--image", "-1"], "has digits 0..9999"),
+        (["saliency", "{run}", "--image", "10000"], "the MNIST test set has images 0..9999"),
+        (["saliency", "{run}", "--image", "-1"], "has images 0..9999"),
         (["saliency", "{run}", "--image", "nothere.png"], "no such image file"),
         (["saliency", "{run}", "--image", "{bad}"], "not a readable image"),
         (["saliency", "{run}", "--image", "1", "--target", "10"], "out of range for l5:pre"),
         (["saliency", "{run}", "--image", "1", "--method", "lime"], "'lime' is not one of"),
         (["cam", "{run}", "--image", "1", "--layer", "l4"], "'l4' has output shape (25,)"),
         (["cam", "{run}", "--image", "1", "--layer", "l9"], "no layer named 'l9'"),
-        (["cam", "{tmp}/empty", "--image", "1"], "no such run folder"),
+        (["cam", "{tmp}/empty", "--image", "1"], "no model file or folder at"),
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(run_dir, tmp_path, capsys, args, message):
@@ -92,3 +92,12 @@ def test_bad_input_is_one_line_and_exit_2(run_dir, tmp_path, capsys, args, messa
 def test_unsupported_out_format(run_dir, tmp_path, capsys):
     assert main(["cam", str(run_dir), "--image", "1", "--out", str(tmp_path / "x.docx")]) == 2
     assert "cannot write .docx" in capsys.readouterr().err
+
+
+def test_an_index_picks_from_the_test_set_the_run_was_trained_on(run_dir, tmp_path, capsys):
+    (run_dir / "config.json").write_text('{"dataset": "fashion-mnist"}')
+    out = tmp_path / "fashion.png"
+    assert main(["cam", str(run_dir), "--image", "0", "--out", str(out)]) == 0
+    said = capsys.readouterr().out
+    # the first Fashion-MNIST test image is an ankle boot
+    assert "Fashion-MNIST test article #0, label Ankle boot" in said

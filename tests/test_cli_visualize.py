@@ -52,7 +52,7 @@ def test_layer_by_index_and_channels(run_folder, tmp_path):
         (["--units", "5-2"], "empty range"),
         (["--units", "10"], "out of range for l5:pre: it has 10 units"),
         (["--layer", "l9"], "no layer named 'l9'; the layers are: l0, l1"),
-        (["--layer", "flat", "--linear"], "has no separate activation"),
+        (["--layer", "l2.cnv"], "close matches: l2.conv"),
         (["--recipe", "lucid"], "Invalid value for '--recipe'"),
     ],
 )
@@ -68,4 +68,4 @@ def test_bad_input_is_one_line_and_exit_2(run_folder, tmp_path, capsys, args, me
 def test_missing_run_folder(tmp_path, capsys):
     code = main(["visualize", str(tmp_path / "nope"), "--out", str(tmp_path / "x.png")])
     assert code == 2
-    assert "no such run folder" in capsys.readouterr().err
+    assert "no model file or folder at" in capsys.readouterr().err

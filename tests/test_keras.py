@@ -203,7 +203,8 @@ def test_a_file_that_is_not_a_model_is_refused(tmp_path):
     path.write_text("not a model")
     with pytest.raises(ActmaxError, match="could not be loaded as a Keras model"):
         load_model(path)
-    with pytest.raises(ActmaxError, match=r"expected \.keras, \.h5"):
+    (tmp_path / "weights.pt").write_bytes(b"pickle")
+    with pytest.raises(ActmaxError, match=r"pickled PyTorch checkpoint.*\(\.keras, \.h5\)"):
         load(tmp_path / "weights.pt")
     with pytest.raises(ActmaxError, match="no model file"):
         load_model(tmp_path / "missing.keras")

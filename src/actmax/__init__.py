@@ -3,7 +3,7 @@
 from importlib.metadata import PackageNotFoundError, version
 
 from . import attribution, objectives, optimizers, param, regularizers, transforms
-from .adapters import LayerRef, ModelAdapter, as_adapter
+from .adapters import LayerRef, ModelAdapter, Normalize, as_adapter
 from .attribution import (
     Attribution,
     explain,
@@ -41,6 +41,7 @@ __all__ = [
     "LayerNotFoundError",
     "LayerRef",
     "ModelAdapter",
+    "Normalize",
     "Objective",
     "Recipe",
     "VisualizationResult",

@@ -17,8 +17,7 @@ from __future__ import annotations
 import math
 import os
 import threading
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -26,6 +25,8 @@ import torch
 from torch import nn
 
 from .adapters import ModelAdapter, as_adapter
+from .adapters.preprocess import Preprocess
+from .devices import resolve_device
 from .errors import ActmaxError
 from .objectives import BatchObjective, Objective
 from .optimizers import Optimizer
@@ -73,6 +74,7 @@ def visualize(
     iterations: int | None = None,
     input_range: tuple[float, float] = (0.0, 1.0),
     input_shape: tuple[int, ...] | None = None,
+    preprocess: Preprocess | None = None,
     act_weight: float | Sequence[float] | None = None,
     tv_weight: float | Sequence[float] | None = None,
     lp_weight: float | Sequence[float] | None = None,
@@ -107,6 +109,9 @@ def visualize(
         input_range: (lo, hi), the values the model's input takes (e.g. (0, 1) for MNIST
             scaled to [0, 1], (0, 255) for raw pixels).
         input_shape: one image's shape (C, H, W), for models that do not say it themselves.
+        preprocess: what the model does to an image before its first layer, e.g.
+            `Normalize(mean, std)` for a model trained on normalized inputs, or any callable:
+            optimization, regularizers and the returned images stay in pixel space.
         act_weight: the objective's weight in the loss; one value, or one per row.
         tv_weight, lp_weight: the weight of the recipe's (or `regularizers`') regularizer named
             "tv" or "lp"; one value, or one per row.
@@ -159,21 +164,22 @@ def visualize(
 
     generators = [torch.Generator().manual_seed(s) for s in seeds]
     canvas, raw0 = _start(recipe.param, adapter, input_shape, (lo, hi), generators, seed_input)
-    target = torch.device(device) if device is not None else adapter.device
+    target = resolve_device(device) if device is not None else adapter.device
     draws = Transforms(recipe.transforms, generators, recipe.iterations, canvas.shape, target)
     plan = _Plan(recipe, canvas, weights, titles, progress, callback, gif is not None)
 
+    # channels-last runs oneDNN's convolutions and pooling about twice as fast on the CPU
+    layout = torch.channels_last if target.type == "cpu" and len(canvas.shape) == 3 else None
     with (
         recipe.param.ready(target),
-        _prepared(adapter, target, len(canvas.shape) - 1),
-        adapter.frozen(),
+        adapter.isolated(target, layout) as view,  # the caller's model is never touched
         torch.enable_grad(),
     ):
-        parts = _run_slices(adapter, plan, objectives, batch, raw0, draws, target)
+        parts = _run_slices(view, plan, objectives, batch, raw0, draws, target)
         inputs = torch.cat([part[0] for part in parts])
         history = {k: np.concatenate([part[1][k] for part in parts], axis=1) for k in parts[0][1]}
         frames = [np.concatenate(f) for f in zip(*(part[2] for part in parts), strict=True)]
-        with torch.no_grad(), adapter.recorder(batch.refs) as forward:
+        with torch.no_grad(), view.recorder(batch.refs) as forward:
             values = _objective(forward, batch, inputs)
             images = recipe.display(inputs, (lo, hi))
     activations = values.cpu().numpy()
@@ -455,60 +461,6 @@ def _penalty(reg: Regularizer, x: torch.Tensor, raw: torch.Tensor, needed: bool)
         return reg.penalty(source)
     with torch.no_grad():
         return reg.penalty(source)
-
-
-@contextmanager
-def _prepared(adapter: ModelAdapter, device: torch.device, spatial_dims: int) -> Iterator[None]:
-    """Put the model's tensors on `device` (and, on the CPU, in channels-last layout, which
-    oneDNN runs about twice as fast for convolutions and pooling) for the call. The original
-    tensors are put back afterwards, the very same storage, also when the call fails."""
-    model = getattr(adapter, "model", None)
-    if not isinstance(model, nn.Module):
-        yield
-        return
-    layout = torch.channels_last if device.type == "cpu" and spatial_dims == 2 else None
-    saved: list[tuple[dict, str, torch.Tensor | None, torch.Tensor]] = []
-    try:
-        for module in model.modules():
-            for table in (module._parameters, module._buffers):
-                for name, tensor in table.items():
-                    if tensor is None:
-                        continue
-                    data = tensor.data
-                    moved = _move(data, device, layout)
-                    if moved is data:
-                        continue
-                    if isinstance(tensor, nn.Parameter):
-                        saved.append((table, name, tensor, tensor.data))
-                        tensor.data = moved
-                    else:
-                        saved.append((table, name, None, tensor))
-                        table[name] = moved
-        yield
-    finally:
-        for table, name, param, original in reversed(saved):
-            if param is not None:
-                param.data = original
-            else:
-                table[name] = original
-
-
-def _move(tensor: torch.Tensor, device: torch.device, layout) -> torch.Tensor:
-    moved = tensor if _same_device(tensor.device, device) else tensor.to(device)
-    if layout is not None and moved.dim() == 4:
-        moved = moved.to(memory_format=layout)
-    return moved
-
-
-def _same_device(a: torch.device, b: torch.device) -> bool:
-    if a.type != b.type:
-        return False
-    if a.type == "cuda":
-        current = torch.cuda.current_device() if torch.cuda.is_available() else 0
-        return (a.index if a.index is not None else current) == (
-            b.index if b.index is not None else current
-        )
-    return True
 
 
 def _as_objectives(objectives) -> list[Objective]:

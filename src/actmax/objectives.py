@@ -33,6 +33,8 @@ class Term:
     the centre by default), `direction` (the activation's dot product with `vector` in channel
     space, averaged over positions or at one), `mean` (the mean of the whole layer), `custom`
     (`fn(activation)`), `diversity` (how unlike each other the rows of `group` are).
+    pre_activation: read the layer's output (False), its activation's input (True), or its
+    pre-softmax output, wherever the model has it (None: `logit()`).
     """
 
     layer: LayerSpec
@@ -40,7 +42,7 @@ class Term:
     index: int | None = None
     position: tuple[int, int] | None = None
     weight: float = 1.0
-    pre_activation: bool = False
+    pre_activation: bool | None = False
     fn: Callable[[torch.Tensor], torch.Tensor] | None = field(default=None, compare=False)
     label: str | None = None
     vector: tuple[float, ...] | None = None
@@ -49,6 +51,8 @@ class Term:
     def describe(self, layer_name: str | None = None) -> str:
         """Short text for titles; `layer_name` replaces an index by the layer's real name."""
         name = self.layer if layer_name is None else layer_name
+        if self.pre_activation is None and layer_name is None:
+            name = "logits" if self.layer == -1 else f"{self.layer}:logits"
         layer = f"{name}:pre" if self.pre_activation else f"{name}"
         if self.kind == "custom":
             return self.label or f"{layer}:custom"
@@ -90,7 +94,10 @@ class Objective:
             w = term.weight
             sign = "-" if w < 0 else ("+" if i else "")
             scale = "" if abs(w) == 1 else f"{abs(w):g}·"
-            layer_name = adapter.resolve(term.layer) if adapter is not None else None
+            layer_name = None
+            if adapter is not None:  # the layer actually read, e.g. `l5:pre` for logit()
+                layer_name = str(adapter.ref(term.layer, term.pre_activation))
+                term = replace(term, pre_activation=False)
             text = f"{scale}{term.describe(layer_name)}"
             parts.append(f"{sign} {text}" if i else f"{sign}{text}")
         return " ".join(parts)
@@ -159,8 +166,20 @@ def units(
 
 
 def logit(index: int, layer: LayerSpec = -1) -> Objective:
-    """A class's pre-activation (its logit): softmax swapped for linear, model untouched."""
-    return unit(layer, index, pre_activation=True)
+    """The `index`-th pre-softmax output (a class's logit) of `layer`, the model untouched.
+
+    index: the class (output unit).
+    layer: a layer name or index; default -1, the layer that makes the model's output (found
+        from the forward pass, not the last one registered).
+
+    On every kind of model: a layer that returns logits (a `nn.Linear`, a Keras Dense with a
+    linear activation, an ONNX Gemm) is read at its output; a final softmax (an `nn.Softmax`
+    module, a Keras softmax activation or layer, an ONNX Softmax) is read at its input, as
+    keras-vis' "swap softmax for linear" did. A softmax computed inside `forward` cannot be
+    read around: an output whose rows are a probability distribution is refused with an error
+    that says how to fix the model, never silently optimized.
+    """
+    return Objective([Term(layer, "unit", int(index), pre_activation=None)])
 
 
 def channel(

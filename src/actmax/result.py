@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from .errors import ActmaxError
 from .io import save_figure, write_atomic
 from .objectives import Objective
 from .plots.grid import image_grid, tile
@@ -67,9 +68,20 @@ class VisualizationResult:
         return image_grid(self.images, self.titles, captions, cols=cols, title=title, cmap=cmap)
 
     def save(
-        self, path: str | os.PathLike, cols: int | None = None, title: str | None = None
+        self,
+        path: str | os.PathLike,
+        cols: int | None = None,
+        title: str | None = None,
+        *,
+        overwrite: bool = False,
     ) -> Path:
-        """Write the grid figure (PNG, or any format matplotlib knows by the suffix), atomically."""
+        """Write the grid figure (PNG, or any format matplotlib knows by the suffix), atomically.
+
+        path: the file. cols: images per row (default: about square). title: above the grid.
+        overwrite: replace an existing file; without it an existing file is refused.
+        """
+        if Path(path).exists() and not overwrite:
+            raise ActmaxError(f"{path} already exists; pass overwrite=True to replace it")
         return save_figure(self.plot(cols=cols, title=title), path)
 
 

@@ -20,15 +20,18 @@ from __future__ import annotations
 import os
 import sys
 import zipfile
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
-from ..errors import ActmaxError
-from .base import LayerRef, ModelAdapter
+from ..errors import ActmaxError, LayerNotFoundError
+from .base import LayerRef, ModelAdapter, RepeatedCallError, check_logits, logits_error
+from .isolation import place
+from .preprocess import Preprocess, as_preprocess
 
 BACKEND_HELP = (
     "set the environment variable KERAS_BACKEND=torch before Python imports keras (in a "
@@ -38,6 +41,19 @@ BACKEND_HELP = (
 MODEL_SUFFIXES = (".keras", ".h5", ".hdf5")
 # Layers that are nothing but an activation: their pre-activation is their input.
 ACTIVATION_LAYERS = ("Softmax", "ReLU", "LeakyReLU", "PReLU", "ELU")
+# Layers that hand their input on unchanged at inference: never "the layer that makes" anything.
+PASS_THROUGH_LAYERS = (
+    "Dropout",
+    "SpatialDropout1D",
+    "SpatialDropout2D",
+    "SpatialDropout3D",
+    "GaussianDropout",
+    "GaussianNoise",
+    "AlphaDropout",
+    "ActivityRegularization",
+    "Identity",
+)
+DISTRIBUTION_OPS = ("Softmax", "LogSoftmax", "log_softmax", "softmax")
 
 
 def is_keras_model(obj: object) -> bool:
@@ -108,8 +124,12 @@ def load_model(path: str | os.PathLike, *, compile: bool = False) -> Any:
 class KerasAdapter(ModelAdapter):
     """Wraps a Keras 3 functional or Sequential model (torch backend).
 
-    A model with several inputs visualizes one of them: name it with `input` and give every
-    other input a fixed value (one sample, channels-last as Keras takes it) in `fixed_inputs`.
+    model: a Keras 3 model built on the torch backend, with an input graph.
+    input, fixed_inputs: a model with several inputs visualizes one of them: name it with
+        `input` and give every other input a fixed value (one sample, channels-last as Keras
+        takes it) in `fixed_inputs`.
+    input_shape: one input's shape, channels first (default: the model's).
+    preprocess: a differentiable step in front of the model, on channels-first pixels.
     """
 
     def __init__(
@@ -118,6 +138,7 @@ class KerasAdapter(ModelAdapter):
         input: str | int | None = None,
         fixed_inputs: Mapping[str, Any] | None = None,
         input_shape: Sequence[int] | None = None,
+        preprocess: Preprocess | None = None,
     ):
         keras = import_keras()
         if not isinstance(model, keras.Model):
@@ -134,6 +155,31 @@ class KerasAdapter(ModelAdapter):
             else self._channels_first_shape(inputs[self._input_index].shape[1:])
         )
         self._layers = _all_layers(model)
+        self.preprocess = as_preprocess(preprocess)
+        self._logits_checked: set[LayerRef] = set()  # shared with views: the same layers
+
+    def over(self, model: Any) -> KerasAdapter:
+        clone = super().over(model)
+        clone._layers = _all_layers(model)
+        return clone
+
+    @contextmanager
+    def isolated(
+        self,
+        device: str | torch.device | None = None,
+        memory_format: torch.memory_format | None = None,
+    ) -> Iterator[KerasAdapter]:
+        """An adapter over a clone of the Keras model that shares its weights; the caller's
+        model is never touched (see `ModelAdapter.isolated`).
+
+        device: where the clone's weights live for the block (None: where they are).
+        memory_format: a layout for 4-D weights (None: as they are).
+
+        The clone is rebuilt from the model's config (`keras.models.clone_model`); its
+        variables hold the original tensors (moved copies only where asked) as parameters
+        without gradients.
+        """
+        yield self.over(frozen_clone(self.model, device, memory_format))
 
     # -- layout ---------------------------------------------------------------------------------
     def _channels_first_shape(self, shape: Sequence[int | None]) -> tuple[int, ...] | None:
@@ -176,15 +222,63 @@ class KerasAdapter(ModelAdapter):
         return self.module(self.resolve(name))
 
     def has_pre_activation(self, name: str | int) -> bool:
-        """Whether `ref(name, pre_activation=True)` can be read (the layer has an activation)."""
+        """Whether `ref(name, pre_activation=True)` can be read (the layer has an activation).
+
+        name: a layer name or Keras-style index.
+        """
         name = self.resolve(name)
         return name != self._input_name and _pre_activation_kind(self.module(name)) is not None
+
+    def output_layer(self) -> str:
+        """The layer that makes the model's (first) output, from the Keras graph; layers that
+        pass their input on at inference (dropout) are looked through."""
+        return self._producer(self.model.outputs[0], within=self.model).name
+
+    def _producer(self, tensor: Any, within: Any) -> Any:
+        """The layer that makes a symbolic tensor, looking through pass-through layers."""
+        operation = tensor._keras_history.operation
+        while type(operation).__name__ in PASS_THROUGH_LAYERS:
+            tensor = operation._inbound_nodes[0].input_tensors[0]
+            operation = tensor._keras_history.operation
+        if operation.name not in self._layers or self._layers[operation.name] is not operation:
+            before = _input_layer_name(operation)
+            if type(operation).__name__ in DISTRIBUTION_OPS:
+                raise logits_error(
+                    f"the output of {within.name!r} (operation {operation.name!r})",
+                    "probabilities (a softmax)",
+                    before,
+                )
+            raise LayerNotFoundError(
+                f"the output of {within.name!r} is made by the operation {operation.name!r}, "
+                "which is not a layer; name the layer to read"
+                + (f", e.g. unit({before!r}, c)" if before else "")
+            )
+        return operation
+
+    def logit_ref(self, layer: str | int = -1) -> LayerRef:
+        """The pre-softmax output of `layer` (default: the layer that makes the output).
+
+        layer: a layer name or Keras-style index. A layer with an activation (a Dense with
+        softmax, a Softmax layer) is read before it; a nested model at the output is looked
+        into; any other layer is read at its output (refused at run time if that output is a
+        probability distribution).
+        """
+        name = self.resolve(layer)
+        if name == self._input_name:
+            raise ActmaxError("the input has no logits; target a layer of the model")
+        found = self._layers[name]
+        while getattr(found, "outputs", None) and hasattr(found, "layers"):  # a nested model
+            found = self._producer(found.outputs[0], within=found)
+        if _pre_activation_kind(found) is not None:
+            return LayerRef(found.name, True, logits=True)
+        return LayerRef(found.name, False, logits=True)
 
     # -- forward --------------------------------------------------------------------------------
     def run(
         self, x: torch.Tensor, refs: Iterable[LayerRef]
     ) -> tuple[torch.Tensor, dict[LayerRef, torch.Tensor]]:
-        acts: dict[LayerRef, torch.Tensor] = {}
+        repeats: dict[LayerRef, int] = {}
+        acts = _CountingDict(repeats)
         with _Patches() as patches:
             for ref in set(refs):
                 if ref.name == self._input_name:
@@ -202,7 +296,7 @@ class KerasAdapter(ModelAdapter):
                         "the input of; target the layer that computes its input instead"
                     )
             inputs = [
-                self.to_keras(x)
+                self.to_keras(self.model_input(x))
                 if i == self._input_index
                 else value.to(x.device, x.dtype).expand(len(x), *value.shape[1:])
                 for i, value in enumerate(self._fixed)
@@ -211,6 +305,12 @@ class KerasAdapter(ModelAdapter):
         missing = [str(ref) for ref in set(refs) if ref not in acts]
         if missing:
             raise ActmaxError(f"layers {missing} did not run in the model's forward pass")
+        if repeats:
+            raise RepeatedCallError(repeats)
+        acts = dict(acts)
+        for ref in acts.keys() - self._logits_checked:  # once: a softmax is in the model or not
+            check_logits(ref, acts[ref], _input_layer_name(self._layers.get(ref.name)))
+            self._logits_checked.add(ref)
         if isinstance(output, list | tuple):
             return [self.from_keras(out) for out in output], acts
         return self.from_keras(output), acts
@@ -247,6 +347,68 @@ class KerasAdapter(ModelAdapter):
             return activation(value)
 
         patches.set(layer, "activation", recording_activation)
+
+
+class _CountingDict(dict):
+    """Activations by reference; a reference recorded twice (a shared layer) is counted."""
+
+    def __init__(self, repeats: dict[LayerRef, int]):
+        super().__init__()
+        self.repeats = repeats
+
+    def __setitem__(self, ref: LayerRef, value: Any) -> None:
+        if ref in self:
+            self.repeats[ref] = self.repeats.get(ref, 1) + 1
+        super().__setitem__(ref, value)
+
+
+def frozen_clone(
+    model: Any,
+    device: str | torch.device | None = None,
+    memory_format: torch.memory_format | None = None,
+) -> Any:
+    """A clone of a Keras model over the same weights, without gradients; `model` is untouched.
+
+    model: a Keras functional or Sequential model (torch backend).
+    device, memory_format: where and in which layout the clone's weights live (None: as they
+        are); weights already there are shared, not copied.
+    """
+    keras = import_keras()
+    target = torch.device(device) if device is not None else None
+    try:
+        clone = keras.models.clone_model(model, recursive=True)
+    except Exception as error:
+        raise ActmaxError(
+            f"the Keras model {model.name!r} cannot be rebuilt from its config ({error}); "
+            "actmax runs a clone so as not to change the model"
+        ) from None
+    originals, copies = _variables(model), _variables(clone)
+    if [v.shape for v in originals] != [v.shape for v in copies]:
+        raise ActmaxError(f"the clone of the Keras model {model.name!r} has other weights")
+    for original, copied in zip(originals, copies, strict=True):
+        data = place(original.value.detach(), target, memory_format)
+        copied._value = torch.nn.Parameter(data, requires_grad=False)
+    for layer in [clone, *_all_layers(clone).values()]:
+        if hasattr(layer, "_track_variables"):
+            layer._track_variables()  # the torch module's parameter table follows the variables
+    return clone
+
+
+def _variables(model: Any) -> list[Any]:
+    """The model's weights layer by layer, in an order its clone repeats."""
+    found: list[Any] = []
+    for layer in _all_layers(model).values():
+        if not getattr(layer, "layers", None):
+            found.extend(layer.weights)
+    return found
+
+
+def _input_layer_name(layer: Any) -> str | None:
+    """The name of the layer that feeds `layer`'s first input (None when unknown)."""
+    try:
+        return layer._inbound_nodes[0].input_tensors[0]._keras_history.operation.name
+    except (AttributeError, IndexError, TypeError):
+        return None
 
 
 class _Patches:

@@ -17,7 +17,7 @@ import math
 import os
 import sys
 import types
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -26,11 +26,25 @@ import torch
 from torch import nn
 
 from ..errors import ActmaxError
-from .base import LayerRef
 from .torch import TorchAdapter
 
 FALLBACK_OPSET = 17  # the newest opset onnx2torch 1.5 converts completely
 POOLS = ("Conv", "ConvTranspose", "MaxPool", "AveragePool", "LpPool")
+# Operators that are nothing but an activation: their input is their pre-activation.
+ACTIVATION_OPS = (
+    "Softmax",
+    "LogSoftmax",
+    "Relu",
+    "LeakyRelu",
+    "Elu",
+    "Selu",
+    "Sigmoid",
+    "HardSigmoid",
+    "Tanh",
+    "Gelu",
+    "Softplus",
+    "PRelu",
+)
 
 
 def import_onnx() -> tuple[Any, Any]:
@@ -86,8 +100,9 @@ def _torchvision_stub():
 def load_onnx(path: str | os.PathLike) -> torch.fx.GraphModule:
     """Convert an `.onnx` file into a PyTorch module that carries its ONNX node names.
 
-    The module gets `input_name`, `input_shape` (channels as stored; None where dynamic) and
-    `onnx_nodes` (ONNX node name -> submodule name, in graph order).
+    The module gets `input_name`, `input_shape` (channels as stored; None where dynamic),
+    `onnx_nodes` (ONNX node name -> submodule name, in graph order) and `onnx_ops` (submodule
+    name -> ONNX operator type).
     """
     onnx, onnx2torch = import_onnx()
     path = Path(path)
@@ -113,6 +128,8 @@ def load_onnx(path: str | os.PathLike) -> torch.fx.GraphModule:
     module.input_name = inputs[0].name
     module.input_shape = None if None in shape else shape
     module.onnx_nodes = _node_names(proto, module)
+    ops = {node.name: node.op_type for node in proto.graph.node}
+    module.onnx_ops = {name: ops.get(node, "") for node, name in module.onnx_nodes.items()}
     return module
 
 
@@ -149,7 +166,33 @@ def _normalize(onnx: Any, proto: Any) -> Any:
     for node in graph.node:
         if node.op_type in POOLS:
             _explicit_pads(onnx, node, shapes.get(node.input[0]), graph)
+        elif node.op_type == "Reshape":
+            _drop_needless_allowzero(onnx, node, graph)
     return proto
+
+
+def _drop_needless_allowzero(onnx: Any, node: Any, graph: Any) -> None:
+    """`Reshape(allowzero=1)` (torch.onnx's dynamo exporter writes it) to a constant shape
+    without zeros means the same as without the flag, which onnx2torch converts."""
+    attrs = {attr.name: attr for attr in node.attribute}
+    if "allowzero" not in attrs or attrs["allowzero"].i == 0 or len(node.input) < 2:
+        return
+    shape = _constant(onnx, graph, node.input[1])
+    if shape is not None and 0 not in shape.tolist():
+        node.attribute.remove(attrs["allowzero"])
+
+
+def _constant(onnx: Any, graph: Any, name: str) -> Any:
+    """The value of a tensor that is an initializer or a Constant node's output (else None)."""
+    for init in graph.initializer:
+        if init.name == name:
+            return onnx.numpy_helper.to_array(init)
+    for node in graph.node:
+        if node.op_type == "Constant" and node.output[0] == name:
+            for attr in node.attribute:
+                if attr.name == "value":
+                    return onnx.numpy_helper.to_array(attr.t)
+    return None
 
 
 def _inline_initializer_identities(graph: Any) -> None:
@@ -228,9 +271,12 @@ def _node_names(proto: Any, module: nn.Module) -> dict[str, str]:
 class OnnxAdapter(TorchAdapter):
     """A converted ONNX model; layers are its ONNX nodes in graph order.
 
-    `channels_last=True` is for a model whose input is NHWC (as exported from Keras or
-    TensorFlow): actmax's NCHW input is transposed at the boundary. None guesses it from the
-    input shape (a last axis of 1, 3 or 4 channels and a larger second axis).
+    model: a module made by `load_onnx`.
+    input_shape: one input's shape, channels first (default: the file's, when it is fixed).
+    channels_last: True for a model whose input is NHWC (as exported from Keras or
+        TensorFlow): actmax's NCHW input is transposed at the boundary. None guesses it from
+        the input shape (a last axis of 1, 3 or 4 channels and a larger second axis).
+    preprocess: a differentiable step in front of the model, on channels-first pixels.
     """
 
     def __init__(
@@ -238,12 +284,14 @@ class OnnxAdapter(TorchAdapter):
         model: nn.Module,
         input_shape: tuple[int, ...] | None = None,
         channels_last: bool | None = None,
+        preprocess=None,
     ):
-        super().__init__(model, input_shape=None)
+        super().__init__(model, input_shape=None, preprocess=preprocess)
         nodes = getattr(model, "onnx_nodes", None)
         if nodes is None:
             raise ActmaxError("expected a model converted by actmax.adapters.onnx.load_onnx")
         self.nodes: dict[str, str] = dict(nodes)
+        self.ops: dict[str, str] = dict(getattr(model, "onnx_ops", {}))
         stored = getattr(model, "input_shape", None)
         if channels_last is None:
             channels_last = bool(
@@ -251,7 +299,7 @@ class OnnxAdapter(TorchAdapter):
             )
         self.channels_last = channels_last
         if input_shape is not None:
-            self.input_shape = tuple(input_shape)
+            self.input_shape = tuple(int(s) for s in input_shape)
         elif stored is not None:
             self.input_shape = (stored[-1], *stored[:-1]) if channels_last else tuple(stored)
         else:
@@ -263,19 +311,13 @@ class OnnxAdapter(TorchAdapter):
     def all_names(self) -> list[str]:
         return [*self.layer_names(), *self.nodes.values()]
 
-    def module(self, name: str) -> nn.Module | None:
-        if name == self._input_name:
-            return None
-        return self._modules[self.nodes.get(name, name)]
+    def _module_name(self, layer: str) -> str:
+        return self.nodes.get(layer, layer)
 
-    def run(
-        self, x: torch.Tensor, refs: Iterable[LayerRef]
-    ) -> tuple[torch.Tensor, dict[LayerRef, torch.Tensor]]:
-        if not self.channels_last:
-            return super().run(x, refs)
-        refs = set(refs)
-        output, acts = super().run(x.movedim(1, -1), refs)
-        for ref in refs:
-            if ref.name == self._input_name:
-                acts[ref] = x
-        return output, acts
+    def _is_activation(self, module_name: str) -> bool:
+        return self.ops.get(module_name) in ACTIVATION_OPS or super()._is_activation(module_name)
+
+    def model_input(self, x: torch.Tensor) -> torch.Tensor:
+        """Preprocessed pixels, transposed to NHWC for a channels-last model."""
+        x = super().model_input(x)
+        return x.movedim(1, -1) if self.channels_last else x

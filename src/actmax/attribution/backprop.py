@@ -9,8 +9,8 @@ Both keep the forward pass and change only how a ReLU passes gradients back:
 
 This is keras-vis' `backprop_modifier='guided' | 'rectified'`, done with hooks instead of a
 rebuilt copy of the model: the hooks are removed when the block ends, also on error. Only
-`nn.ReLU` modules are changed (as keras-vis changes only `Relu` ops); a `torch.relu` call inside
-a `forward` cannot be hooked.
+`nn.ReLU` modules are changed (as keras-vis changes only `Relu` ops; in a `.pt2` model, the
+modules that are one `relu` op); a `torch.relu` call inside a `forward` cannot be hooked.
 """
 
 from __future__ import annotations
@@ -52,6 +52,22 @@ class _RectifiedReLU(torch.autograd.Function):
 _FUNCTIONS = {"guided": _GuidedReLU, "rectified": _RectifiedReLU}
 
 
+_RELU_OPS = ("aten.relu.default", "aten.relu_.default")
+
+
+def is_relu(module: nn.Module) -> bool:
+    """An `nn.ReLU`, or a graph module that is one ReLU call (a `.pt2` model's `nn.ReLU`, which
+    `torch.export.unflatten` gives back as a module running the traced `relu` op)."""
+    if isinstance(module, nn.ReLU):
+        return True
+    graph = getattr(module, "graph", None)
+    nodes = getattr(graph, "nodes", None)
+    if nodes is None or not isinstance(graph, torch.fx.Graph):
+        return False
+    calls = [node for node in nodes if node.op not in ("placeholder", "output")]
+    return len(calls) == 1 and calls[0].op == "call_function" and str(calls[0].target) in _RELU_OPS
+
+
 @contextmanager
 def relu_backprop(model: nn.Module, rule: str) -> Iterator[list[nn.Module]]:
     """Within the block, every `nn.ReLU` of `model` backpropagates by `rule`.
@@ -62,7 +78,7 @@ def relu_backprop(model: nn.Module, rule: str) -> Iterator[list[nn.Module]]:
     """
     if rule not in _FUNCTIONS:
         raise ActmaxError(f"unknown backpropagation rule {rule!r}; choose from {', '.join(RULES)}")
-    relus = [module for module in model.modules() if isinstance(module, nn.ReLU)]
+    relus = [module for module in model.modules() if is_relu(module)]
     if not relus:
         raise ActmaxError(
             f"{rule} backpropagation changes the model's nn.ReLU modules and this model has none "
@@ -73,7 +89,7 @@ def relu_backprop(model: nn.Module, rule: str) -> Iterator[list[nn.Module]]:
 
     def keep_input(module, args):
         inputs.setdefault(module, []).append(args[0])
-        if module.inplace:
+        if getattr(module, "inplace", False):
             return (args[0].clone(), *args[1:])
         return None
 

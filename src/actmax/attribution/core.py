@@ -2,9 +2,13 @@
 
 A target is what the map explains. It is given as an `actmax.objectives.Objective` (a class
 logit, a unit, a channel, a combination), as an int class index, as one of those per image, or
-left out (`None`) to explain each image's predicted class. An int `k` means the logit of class
-`k`: the pre-activation of the model's last layer (or its output when that layer has no
-separate activation), so a softmax never mixes the other classes into the explanation.
+left out (`None`) to explain each image's predicted class. An int `k` means `logit(k)`: the
+k-th pre-softmax output of the layer that makes the model's output, by the same rules as
+activation maximization, so a softmax never mixes the other classes into the explanation (and a
+softmax computed inside `forward` is refused with an error that says the fix).
+
+Every method runs on an isolated view of the model (`ModelAdapter.isolated`): the caller's
+module is never switched to eval mode, hooked or moved, not even for the length of the call.
 """
 
 from __future__ import annotations
@@ -16,9 +20,10 @@ from numbers import Integral
 import numpy as np
 import torch
 
-from ..adapters import LayerRef, ModelAdapter
+from ..adapters import LayerRef, ModelAdapter, as_adapter
+from ..adapters.preprocess import Preprocess
 from ..errors import ActmaxError
-from ..objectives import BatchObjective, Objective, logit, unit
+from ..objectives import BatchObjective, Objective, logit
 
 Target = int | Objective | Sequence[int | Objective] | np.ndarray | torch.Tensor | None
 
@@ -52,10 +57,29 @@ class Attribution:
         return self.maps if dtype is None else self.maps.astype(dtype)
 
 
+def prepare(model, images, preprocess: Preprocess | None = None) -> ModelAdapter:
+    """The adapter for `model`, told the input shape by `images` when it does not know it.
+
+    model: a torch module, Keras model, path or adapter (see `actmax.as_adapter`).
+    images: a batch (N, C, H, W) or one image (C, H, W).
+    preprocess: a differentiable step in front of the model (e.g. `Normalize(mean, std)`).
+    """
+    adapter = as_adapter(model, preprocess=preprocess)
+    if adapter.input_shape is None:
+        shape = tuple(images.shape) if hasattr(images, "shape") else np.shape(images)
+        if len(shape) >= 3:
+            adapter = as_adapter(adapter, input_shape=shape if len(shape) == 3 else shape[1:])
+    return adapter
+
+
 def as_batch(images, adapter: ModelAdapter) -> torch.Tensor:
     """Images as a float batch (N, C, ...) on the model's device; one image gets a batch axis.
 
-    Values are taken as they are (no rescaling of uint8): give what the model was trained on.
+    images: (N, C, H, W) or one image (C, H, W) (with the adapter's input shape, any layout
+        it names). adapter: the model, for its input shape, device and dtype.
+
+    Values are taken as they are (no rescaling of uint8): give what the model was trained on,
+    in pixel space when the adapter has a `preprocess` step.
     """
     if isinstance(images, torch.Tensor):
         x = images.detach()
@@ -78,6 +102,8 @@ def as_batch(images, adapter: ModelAdapter) -> torch.Tensor:
                 f"images have shape {shape}, but this model takes {expected} per image or a "
                 f"batch of shape (N, {', '.join(map(str, expected))}){hint}"
             )
+    elif x.ndim == 3:  # one image (C, H, W), as the functions promise
+        x = x.unsqueeze(0)
     elif x.ndim < 3:
         raise ActmaxError(
             f"images have shape {shape}; attribution needs a batch (N, C, H, W) "
@@ -93,9 +119,12 @@ def as_batch(images, adapter: ModelAdapter) -> torch.Tensor:
 
 
 def class_objective(adapter: ModelAdapter, index: int) -> Objective:
-    """The logit of class `index`: the last layer's pre-activation (its output if it has none)."""
-    objective = logit(index) if adapter.has_pre_activation(-1) else unit(-1, index)
-    return objective.named(f"class {index}")
+    """The logit of class `index`: `logit(index)`, named "class {index}".
+
+    adapter: the model (kept for callers; the logit is read by the rules of `logit`).
+    index: the class.
+    """
+    return logit(index).named(f"class {index}")
 
 
 def resolve_targets(target: Target, n: int, adapter: ModelAdapter) -> list[Objective] | None:

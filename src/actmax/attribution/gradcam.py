@@ -17,19 +17,24 @@ The map is upsampled to the input's size ((bi/tri)linear), then scaled to [0, 1]
 from __future__ import annotations
 
 import math
+import os
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..adapters import LayerRef, ModelAdapter, as_adapter
+from ..adapters import LayerRef, ModelAdapter, RepeatedCallError
+from ..adapters.preprocess import Preprocess
+from ..devices import resolve_device
 from ..errors import ActmaxError
 from .core import (
     Attribution,
+    Pass,
     Target,
     as_batch,
     forward,
     minmax,
+    prepare,
     resolve_targets,
     target_refs,
     to_numpy,
@@ -39,34 +44,43 @@ _MODES = {1: "linear", 2: "bilinear", 3: "trilinear"}
 
 
 def grad_cam(
-    model: nn.Module | ModelAdapter,
+    model: nn.Module | ModelAdapter | str | os.PathLike,
     images,
     target: Target = None,
     *,
     layer: str | int | None = None,
     plus_plus: bool = False,
     normalize: bool = True,
+    preprocess: Preprocess | None = None,
+    device: str | torch.device | None = None,
 ) -> Attribution:
     """Grad-CAM (or Grad-CAM++) maps for a batch of images (N, C, H, W) or one image (C, H, W).
 
-    target: as for `saliency`. layer: a layer name or Keras-style index; None picks the last
-    layer with spatial extent (more than one position) before the target's layer, as keras-vis
-    does; `Attribution.layer` says which one was used.
+    model: a torch module, a Keras model, a path to a model or an adapter; left untouched.
+    images: what the model takes (channels first), in pixel space when `preprocess` is given.
+    target: as for `saliency`.
+    layer: a layer name or Keras-style index; None picks the last layer with spatial extent
+        (more than one position) before the target's layer, as keras-vis does, skipping
+        modules the model runs more than once; `Attribution.layer` says which one was used.
+    plus_plus: Grad-CAM++'s weights instead of Grad-CAM's.
+    normalize: scale each map to [0, 1] by its own min and max.
+    preprocess: a differentiable step in front of the model (e.g. `Normalize(mean, std)`).
+    device: where to compute (default: where the model is); the model is not moved.
     """
-    adapter = as_adapter(model)
-    x = as_batch(images, adapter)
-    objectives = resolve_targets(target, len(x), adapter)
-    if layer is None:
-        candidates = _layers_before_target(adapter, objectives)
-    else:
-        candidates = [adapter.resolve(layer)]
-    refs = [LayerRef(name) for name in candidates]
-    with adapter.frozen(), torch.enable_grad():
-        x = x.clone().requires_grad_(True)
-        run = forward(adapter, x, objectives, refs)
-        name = _pick_layer(run.acts, refs, explicit=layer is not None)
-        acts = run.acts[LayerRef(name)]
-        (grads,) = torch.autograd.grad(run.values.sum(), acts, allow_unused=True)
+    adapter = prepare(model, images, preprocess)
+    with adapter.isolated(resolve_device(device) if device is not None else None) as view:
+        x = as_batch(images, view)
+        objectives = resolve_targets(target, len(x), view)
+        if layer is None:
+            candidates = _layers_before_target(view, objectives)
+        else:
+            candidates = [view.resolve(layer)]
+        with torch.enable_grad():
+            x = x.clone().requires_grad_(True)
+            run, refs = _forward(view, x, objectives, candidates, explicit=layer is not None)
+            name = _pick_layer(run.acts, refs, explicit=layer is not None)
+            acts = run.acts[LayerRef(name)]
+            (grads,) = torch.autograd.grad(run.values.sum(), acts, allow_unused=True)
     if grads is None:
         raise ActmaxError(f"the target does not depend on layer {name!r}; pick a layer before it")
     acts, grads = acts.detach(), grads.detach()
@@ -89,16 +103,43 @@ def grad_cam(
     )
 
 
+def _forward(
+    adapter: ModelAdapter, x: torch.Tensor, objectives, candidates: list[str], explicit: bool
+) -> tuple[Pass, list[LayerRef]]:
+    """One pass recording the candidate layers; a candidate the model runs more than once has
+    no single activation, so it is dropped from an automatic choice (and refused if named)."""
+    refs = [LayerRef(name) for name in candidates]
+    while True:
+        try:
+            return forward(adapter, x, objectives, refs), refs
+        except RepeatedCallError as error:
+            dropped = [ref for ref in error.calls if ref in refs]
+            if explicit or not dropped or len(dropped) < len(error.calls):
+                raise
+            refs = [ref for ref in refs if ref not in dropped]
+
+
 def grad_cam_plus_plus(
-    model: nn.Module | ModelAdapter,
+    model: nn.Module | ModelAdapter | str | os.PathLike,
     images,
     target: Target = None,
     *,
     layer: str | int | None = None,
     normalize: bool = True,
+    preprocess: Preprocess | None = None,
+    device: str | torch.device | None = None,
 ) -> Attribution:
-    """Grad-CAM++ maps: `grad_cam(..., plus_plus=True)`."""
-    return grad_cam(model, images, target, layer=layer, plus_plus=True, normalize=normalize)
+    """Grad-CAM++ maps: `grad_cam(..., plus_plus=True)`; every parameter as for `grad_cam`."""
+    return grad_cam(
+        model,
+        images,
+        target,
+        layer=layer,
+        plus_plus=True,
+        normalize=normalize,
+        preprocess=preprocess,
+        device=device,
+    )
 
 
 def _cam(acts: torch.Tensor, grads: torch.Tensor, plus_plus: bool) -> torch.Tensor:

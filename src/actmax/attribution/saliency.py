@@ -13,12 +13,15 @@ gradient (or attribution) that is reduced:
 
 from __future__ import annotations
 
+import os
 from contextlib import nullcontext
 
 import torch
 from torch import nn
 
-from ..adapters import ModelAdapter, as_adapter
+from ..adapters import ModelAdapter
+from ..adapters.preprocess import Preprocess
+from ..devices import resolve_device
 from ..errors import ActmaxError
 from .backprop import relu_backprop
 from .core import (
@@ -28,6 +31,7 @@ from .core import (
     as_batch,
     forward,
     minmax,
+    prepare,
     resolve_targets,
     to_numpy,
 )
@@ -36,7 +40,7 @@ SALIENCY_METHODS = ("vanilla", "guided", "rectified", "smoothgrad", "gradxinput"
 
 
 def saliency(
-    model: nn.Module | ModelAdapter,
+    model: nn.Module | ModelAdapter | str | os.PathLike,
     images,
     target: Target = None,
     *,
@@ -46,32 +50,40 @@ def saliency(
     samples: int = 25,
     seed: int | None = 0,
     batch_size: int | None = None,
+    preprocess: Preprocess | None = None,
+    device: str | torch.device | None = None,
 ) -> Attribution:
     """Saliency maps for a batch of images (N, C, H, W) or one image (C, H, W).
 
+    model: a torch module, a Keras model, a path to a model (run folder, `.keras`, `.onnx`,
+        `.pt2`) or an adapter. It is left untouched: the maps come from a frozen view of it.
+    images: what the model takes (channels first), in pixel space when `preprocess` is given.
     target: a class index (its logit), an `Objective`, one of those per image, or None for each
-    image's predicted class. method: one of `SALIENCY_METHODS`. noise, samples, seed: SmoothGrad's
-    noise level (a fraction of each image's value range), number of noisy copies, and the seed
-    that makes them reproducible (None: fresh noise). batch_size: SmoothGrad's most rows per
-    forward/backward pass (None: all N * samples at once). The model comes back as it was.
+        image's predicted class.
+    method: one of `SALIENCY_METHODS`.
+    normalize: scale each map to [0, 1] by its own min and max (False: raw magnitudes).
+    noise, samples, seed: SmoothGrad's noise level (a fraction of each image's value range),
+        number of noisy copies, and the seed that makes them reproducible (None: fresh noise).
+    batch_size: SmoothGrad's most rows per forward/backward pass (None: all N * samples).
+    preprocess: a differentiable step in front of the model (e.g. `Normalize(mean, std)`), so
+        the gradient is taken with respect to the pixels.
+    device: where to compute (default: where the model is); the model's tensors are copied
+        there for the call, the model itself is not moved.
     """
     if method not in SALIENCY_METHODS:
         raise ActmaxError(
             f"unknown saliency method {method!r}; choose from {', '.join(SALIENCY_METHODS)}"
         )
-    adapter = as_adapter(model)
-    x = as_batch(images, adapter)
-    objectives = resolve_targets(target, len(x), adapter)
+    adapter = prepare(model, images, preprocess)
     rule = method if method in ("guided", "rectified") else None
-    with (
-        adapter.frozen(),
-        torch.enable_grad(),
-        relu_backprop(adapter.model, rule) if rule else nullcontext(),
-    ):
-        if method == "smoothgrad":
-            grad, run = _smooth_gradient(adapter, x, objectives, noise, samples, seed, batch_size)
-        else:
-            grad, run = _input_gradient(adapter, x, objectives)
+    with adapter.isolated(resolve_device(device) if device is not None else None) as view:
+        x = as_batch(images, view)
+        objectives = resolve_targets(target, len(x), view)
+        with torch.enable_grad(), relu_backprop(view.model, rule) if rule else nullcontext():
+            if method == "smoothgrad":
+                grad, run = _smooth_gradient(view, x, objectives, noise, samples, seed, batch_size)
+            else:
+                grad, run = _input_gradient(view, x, objectives)
     raw = grad * x if method == "gradxinput" else grad
     maps = raw.abs().amax(1)
     if normalize:

@@ -38,6 +38,7 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+from .atlas import atlas  # noqa: E402
 from .attribution import cam, saliency  # noqa: E402
 from .lab import lab  # noqa: E402
 from .train import train  # noqa: E402
@@ -48,6 +49,7 @@ cli.add_command(train)
 cli.add_command(saliency)
 cli.add_command(cam)
 cli.add_command(visualize)
+cli.add_command(atlas)
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())

@@ -1,4 +1,4 @@
-"""`actmax saliency` and `actmax cam`: explain one prediction of a trained model as a PNG."""
+"""`actmax saliency` and `actmax cam`: explain one prediction of a model as a figure."""
 
 from __future__ import annotations
 
@@ -10,80 +10,62 @@ import numpy as np
 
 from .. import attribution
 from ..errors import ActmaxError
-from ..io import check_new_file, save_figure
-from ..lab.checkpoint import load_model
+from ..io import save_figure
+from .common import MODEL_HELP, check_figure, layer_spec, model_options, open_model, read_image
 
 
-def load_image(spec: str, input_shape: tuple[int, ...]) -> tuple[np.ndarray, str, int | None]:
-    """An MNIST test digit (an index) or an image file, as the model's input (C, H, W) in [0, 1].
+def load_image(
+    spec: str, input_shape: tuple[int, ...], dataset: str = "mnist"
+) -> tuple[np.ndarray, str, str | None]:
+    """A test image of `dataset` (an index) or an image file, as the model's input (C, H, W) in
+    [0, 1].
 
-    Returns the image, a description and the true label (None for a file).
+    spec: the --image value. input_shape: the model's input (C, H, W). dataset: the lab data
+    set whose test images an index picks ("mnist", "fashion-mnist").
+    Returns the image, a description (which says when a file was resized) and the true label's
+    name (None for a file).
     """
     if re.fullmatch(r"[+-]?\d+", spec.strip()):
-        from ..lab.data import load_mnist
+        from ..lab.data import load_dataset
 
         index = int(spec)
-        mnist = load_mnist()
-        count = len(mnist.x_test)
+        data = load_dataset(dataset)
+        title, count = data.info.title, len(data.x_test)
         if not 0 <= index < count:
-            raise ActmaxError(f"--image {index}: the MNIST test set has digits 0..{count - 1}")
-        image = mnist.x_test[index]
+            raise ActmaxError(f"--image {index}: the {title} test set has images 0..{count - 1}")
+        image = data.x_test[index]
         if image.shape != tuple(input_shape):
             raise ActmaxError(
-                f"this model takes {tuple(input_shape)} images, not MNIST digits {image.shape}"
+                f"this model takes {tuple(input_shape)} images, not {title} images "
+                f"{image.shape}; give an image file"
             )
-        return image, f"MNIST test digit #{index}", int(mnist.y_test[index])
-    return _read_file(Path(spec), input_shape), Path(spec).name, None
+        label = data.class_names[int(data.y_test[index])]
+        return image, f"{title} test {data.info.item} #{index}", label
+    image, description = read_image(Path(spec), input_shape)
+    return image, description, None
 
 
-def _read_file(path: Path, input_shape: tuple[int, ...]) -> np.ndarray:
-    from PIL import Image, UnidentifiedImageError
-
-    if not path.is_file():
-        raise ActmaxError(f"--image {path}: no such image file (or give an MNIST test index)")
-    if len(input_shape) != 3 or input_shape[0] not in (1, 3):
-        raise ActmaxError(f"cannot turn an image file into this model's input {input_shape}")
-    channels, height, width = input_shape
-    try:
-        with Image.open(path) as img:
-            img = img.convert("L" if channels == 1 else "RGB")
-            if img.size != (width, height):
-                img = img.resize((width, height), Image.Resampling.BILINEAR)
-            array = np.asarray(img, dtype=np.float32) / 255.0
-    except (UnidentifiedImageError, OSError) as exc:
-        raise ActmaxError(f"--image {path}: not a readable image ({exc})") from None
-    return array[None] if channels == 1 else np.moveaxis(array, -1, 0)
-
-
-def _check_out(out: Path, overwrite: bool) -> None:
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
-    check_new_file(out, overwrite)
-    formats = FigureCanvasAgg(Figure()).get_supported_filetypes()
-    suffix = out.suffix.lstrip(".").lower()
-    if suffix not in formats:
+def _explain(
+    model, input_shape, mean, std, device, image, target, method, out, overwrite, alpha, cmap,
+    **options,
+) -> None:  # fmt: skip
+    check_figure(out, overwrite)
+    loaded = open_model(model, input_shape, mean, std, device)
+    adapter = loaded.adapter
+    if adapter.input_shape is None:
         raise ActmaxError(
-            f"--out {out}: cannot write {out.suffix or 'a file without suffix'}; "
-            f"use one of {', '.join('.' + f for f in sorted(formats))}"
+            f"the model in {model} does not say what input it takes: give --input-shape C,H,W"
         )
-
-
-def _explain(run, image, target, method, out, overwrite, alpha, cmap, **options) -> None:
-    _check_out(out, overwrite)
-    model = load_model(run)
-    shape = getattr(model, "input_shape", None)
-    if shape is None:
-        raise ActmaxError(f"the model in {run} does not declare its input shape")
-    pixels, description, label = load_image(image, tuple(shape))
-    result = attribution.explain(model, pixels, target, method, **options)
+    dataset = _dataset(model)
+    pixels, description, label = load_image(image, tuple(adapter.input_shape), dataset)
+    result = attribution.explain(adapter, pixels, target, method, device=loaded.device, **options)
     explained = result.targets[0]
     predicted = int(result.predictions[0]) if result.predictions is not None else None
     facts = [description]
     if label is not None:
         facts.append(f"label {label}")
     if predicted is not None:
-        facts.append(f"predicted {predicted}")
+        facts.append(f"predicted {_class_name(dataset, predicted) if label else predicted}")
     name = {"gradcam": "Grad-CAM", "gradcam++": "Grad-CAM++"}.get(method, f"{method} saliency")
     where = f" on layer {result.layer}" if result.layer else ""
     from ..plots.attribution import plot_attribution
@@ -99,14 +81,29 @@ def _explain(run, image, target, method, out, overwrite, alpha, cmap, **options)
     click.echo(f"wrote {out}: {name}{where} for {explained} ({', '.join(facts)})")
 
 
+def _dataset(model: Path) -> str:
+    """The data set whose test images `--image N` picks: the run folder's, else MNIST."""
+    from ..lab.runs import RunFolder
+
+    return RunFolder(model).dataset() if model.is_dir() else "mnist"
+
+
+def _class_name(dataset: str, index: int) -> str:
+    from ..lab.data import DATASETS
+
+    names = DATASETS[dataset].class_names
+    return names[index] if 0 <= index < len(names) else str(index)
+
+
 def _common(command):
     """Options shared by both commands (added bottom-up, so they read in this order)."""
     decorators = [
-        click.argument("run", type=click.Path(path_type=Path)),
+        model_options,
         click.option(
             "--image",
             required=True,
-            help="An MNIST test-set index, or a PNG file (converted to the model's input).",
+            help="A PNG or JPEG of any size (resized to the model's input), or an index into the "
+            "test set the run folder's model was trained on (MNIST for a model file).",
         ),
         click.option(
             "--target",
@@ -129,7 +126,7 @@ def _common(command):
     return command
 
 
-@click.command("saliency")
+@click.command("saliency", epilog=MODEL_HELP)
 @_common
 @click.option(
     "--method",
@@ -142,19 +139,30 @@ def _common(command):
 )
 @click.option("--samples", type=int, default=25, show_default=True, help="SmoothGrad samples.")
 @click.option("--seed", type=int, default=0, show_default=True, help="SmoothGrad noise seed.")
-def saliency(run, image, target, out, overwrite, alpha, cmap, method, noise, samples, seed):
-    """Saliency map of one prediction of the model in RUN (a run folder)."""
+def saliency(
+    model, input_shape, mean, std, device, image, target, out, overwrite, alpha, cmap, method,
+    noise, samples, seed,
+):  # fmt: skip
+    """Saliency map of one prediction of MODEL."""
     options = {"noise": noise, "samples": samples, "seed": seed} if method == "smoothgrad" else {}
-    _explain(run, image, target, method, out, overwrite, alpha, cmap, **options)
+    _explain(
+        model, input_shape, mean, std, device, image, target, method, out, overwrite, alpha, cmap,
+        **options,
+    )  # fmt: skip
 
 
-@click.command("cam")
+@click.command("cam", epilog=MODEL_HELP)
 @_common
 @click.option("--layer", default=None, help="Layer name or index [default: the last spatial one].")
 @click.option("--plus-plus", is_flag=True, help="Grad-CAM++ instead of Grad-CAM.")
-def cam(run, image, target, out, overwrite, alpha, cmap, layer, plus_plus):
-    """Grad-CAM heat map of one prediction of the model in RUN (a run folder)."""
-    if layer is not None and re.fullmatch(r"[+-]?\d+", layer):
-        layer = int(layer)
+def cam(
+    model, input_shape, mean, std, device, image, target, out, overwrite, alpha, cmap, layer,
+    plus_plus,
+):  # fmt: skip
+    """Grad-CAM heat map of one prediction of MODEL."""
+    layer = layer_spec(layer) if layer is not None else None
     method = "gradcam++" if plus_plus else "gradcam"
-    _explain(run, image, target, method, out, overwrite, alpha, cmap, layer=layer)
+    _explain(
+        model, input_shape, mean, std, device, image, target, method, out, overwrite, alpha, cmap,
+        layer=layer,
+    )  # fmt: skip

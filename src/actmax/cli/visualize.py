@@ -1,4 +1,4 @@
-"""`actmax visualize RUN`: activation maximization of a saved model's units, one grid image."""
+"""`actmax visualize MODEL`: activation maximization of a model's units, one grid image."""
 
 from __future__ import annotations
 
@@ -6,13 +6,19 @@ import re
 from pathlib import Path
 
 import click
-from torch import nn
 
-from ..adapters import as_adapter
+from ..adapters import ModelAdapter
 from ..io import check_new_file
-from ..lab.checkpoint import load_model
-from ..objectives import Objective, units
+from ..objectives import Objective, logit, units
 from ..recipes import RECIPES
+from .common import (
+    MODEL_HELP,
+    check_figure,
+    layer_spec,
+    model_options,
+    number_list,
+    open_model,
+)
 
 UNIT_ITEM = re.compile(r"^\d+(-\d+|(\+\d+)*)$")
 
@@ -37,22 +43,27 @@ def parse_units(spec: str) -> list[list[int]]:
     return rows
 
 
-def ends_in_softmax(model: nn.Module, layer: str) -> bool:
-    """Whether `layer` applies a softmax (then its pre-activation is what keras-vis' users
-    got by swapping the softmax for a linear activation)."""
-    adapter = as_adapter(model)
-    module = adapter.module(adapter.resolve(layer))
-    activation = getattr(module, "activation", module)
-    return isinstance(activation, nn.Softmax | nn.LogSoftmax)
+def reading(adapter: ModelAdapter, layer: str | int, linear: bool | None) -> bool | None:
+    """How to read `layer`: its pre-softmax output (None, as `logit()` does) or its output
+    (False).
+
+    adapter: the model. layer: a name or index.
+    linear: the --linear/--softmax flag; None reads the layer that makes the model's output
+        before its softmax and any other layer at its output.
+    """
+    if linear is None:
+        return None if adapter.resolve(layer) == adapter.resolve(-1) else False
+    return None if linear else False
 
 
-def _layer(value: str) -> str | int:
-    return int(value) if re.fullmatch(r"-?\d+", value) else value
-
-
-@click.command("visualize")
-@click.argument("run", type=click.Path(path_type=Path))
-@click.option("--layer", default="l5", show_default=True, help="Layer name or Keras index.")
+@click.command("visualize", epilog=MODEL_HELP)
+@model_options
+@click.option(
+    "--layer",
+    default="-1",
+    show_default=True,
+    help="Layer name (nested: a.b.c) or Keras index; -1 is the layer that makes the output.",
+)
 @click.option(
     "--units",
     "unit_spec",
@@ -64,8 +75,8 @@ def _layer(value: str) -> str | int:
     "--linear/--softmax",
     "linear",
     default=None,
-    help="Maximize the pre-activation (softmax swapped for linear) or the activation "
-    "itself. Default: pre-activation when the layer ends in a softmax.",
+    help="Maximize the pre-softmax output (the logits: softmax swapped for linear) or the "
+    "layer's output itself. Default: the logits for the layer that makes the model's output.",
 )
 @click.option("--recipe", type=click.Choice(sorted(RECIPES)), default="actmax", show_default=True)
 @click.option("--iterations", type=click.IntRange(min=1), default=None, help="Default: recipe's.")
@@ -74,7 +85,14 @@ def _layer(value: str) -> str | int:
 @click.option("--act-weight", type=float, default=None, help="Weight of the objective.")
 @click.option("--jitter", type=click.IntRange(min=0), default=None, help="Random shift, pixels.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of every draw.")
-@click.option("--device", default=None, help="cpu, cuda, cuda:1 ... (default: cpu).")
+@click.option(
+    "--range",
+    "input_range",
+    default="0,1",
+    show_default=True,
+    metavar="LO,HI",
+    help="Pixel range the images are optimized in (before --mean/--std normalization).",
+)
 @click.option("--cols", type=click.IntRange(min=1), default=None, help="Images per grid row.")
 @click.option("--gif", type=click.Path(path_type=Path), default=None, help="Also animate it.")
 @click.option(
@@ -85,41 +103,56 @@ def _layer(value: str) -> str | int:
 )
 @click.option("--overwrite", is_flag=True, help="Replace --out / --gif if they exist.")
 def visualize(
-    run, layer, unit_spec, linear, recipe, iterations, tv_weight, lp_weight, act_weight,
-    jitter, seed, device, cols, gif, out, overwrite,
+    model, input_shape, mean, std, device, layer, unit_spec, linear, recipe, iterations,
+    tv_weight, lp_weight, act_weight, jitter, seed, input_range, cols, gif, out, overwrite,
 ):  # fmt: skip
-    """Synthesize the input that drives each unit of LAYER as high as it goes.
+    """Synthesize the input that drives each unit of a layer of MODEL as high as it goes.
 
-    RUN is a run folder written by `actmax train`. Example:
+    Examples:
 
-        actmax visualize runs/lab --layer l5 --units 0-9 --tv-weight 0.5 --out grid.png
+        actmax visualize runs/lab --units 0-9 --tv-weight 0.5 --out grid.png
+
+        actmax visualize resnet.pt2 --layer layer3 --units 0-15 --mean 0.485,0.456,0.406
+        --std 0.229,0.224,0.225 --out layer3.png
     """
     from ..engine import visualize as run_visualize
 
     rows = parse_units(unit_spec)
-    check_new_file(out, overwrite)
+    low_high = number_list(input_range, "--range")
+    if len(low_high) != 2 or not low_high[0] < low_high[1]:
+        raise click.BadParameter(f"{input_range!r}: give LO,HI with LO < HI", param_hint="--range")
+    check_figure(out, overwrite)
     if gif is not None:
         check_new_file(gif, overwrite)
-    model = load_model(run, device=device or "cpu")
-    target = _layer(layer)
-    pre = ends_in_softmax(model, target) if linear is None else linear
-    objectives: list[Objective] = [units(target, row, pre_activation=pre) for row in rows]
+        if gif.suffix.lower() != ".gif":
+            raise click.BadParameter(f"{gif} must end in .gif", param_hint="--gif")
+    loaded = open_model(model, input_shape, mean, std, device)
+    adapter = loaded.adapter
+    target = layer_spec(layer)
+    pre = reading(adapter, target, linear)
+    objectives: list[Objective] = [
+        sum((logit(i, target) for i in row), start=0) if pre is None else units(target, row)
+        for row in rows
+    ]
     result = run_visualize(
-        model,
+        adapter,
         objectives,
         recipe=recipe,
         iterations=iterations,
+        input_range=low_high,
         tv_weight=tv_weight,
         lp_weight=lp_weight,
         act_weight=act_weight,
         jitter=jitter,
         seed=seed,
+        device=loaded.device,
         progress=True,
         gif=gif,
     )
     settings = f"recipe {recipe}" + (f", tv_weight {tv_weight:g}" if tv_weight is not None else "")
-    kind = "pre-activation" if pre else "activation"
-    result.save(out, cols=cols, title=f"{layer} ({kind}), {settings}")
+    name = adapter.resolve(target)
+    kind = "logits" if pre is None else "activation"
+    result.save(out, cols=cols, title=f"{name} ({kind}), {settings}", overwrite=True)
     low, high = result.activations.min(), result.activations.max()
     click.echo(f"wrote {out}: {len(result)} images, activations {low:.4g} .. {high:.4g}")
     if gif is not None:

@@ -17,8 +17,7 @@ Every image is measured as it is displayed (`VisualizationResult.images`), by `R
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -29,6 +28,7 @@ from ..adapters import as_adapter
 from ..engine import VisualizationResult, visualize
 from ..errors import ActmaxError
 from ..objectives import Objective, logit, unit
+from ..parallel import cpu_threads
 from ..recipes import get_recipe
 from .data import DATASETS
 from .realism import Measures, RealismMeter
@@ -219,17 +219,6 @@ def _contiguous(rows: Sequence[int]) -> bool:
     return list(rows) == list(range(rows[0], rows[0] + len(rows)))
 
 
-@contextmanager
-def torch_threads(n: int) -> Iterator[None]:
-    """PyTorch's intra-op CPU threads set to `n` for a while, then restored."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(n)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
-
-
 class Batch:
     """Objectives and per-row loss weights gathered into one engine call, by named blocks."""
 
@@ -264,7 +253,7 @@ class Batch:
         progress: bool,
     ) -> dict[str, Images]:
         default_lp = get_recipe(recipe).lp_weight
-        with torch_threads(VISUALIZE_THREADS):
+        with cpu_threads(VISUALIZE_THREADS):
             result = visualize(
                 model,
                 self.objectives,

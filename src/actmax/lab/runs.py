@@ -131,6 +131,19 @@ class RunFolder:
     def file(self, name: str) -> Path:
         return self.path / name
 
+    def dataset(self) -> str:
+        """The data set the run's model was trained on: from `actmax train`'s config or
+        `actmax lab`'s metrics; "mnist" for runs that predate the choice."""
+        for path, key in ((self.config_file, "dataset"), (self.metrics_file, "dataset")):
+            try:
+                value = json.loads(path.read_text(encoding="utf-8")).get(key)
+            except (OSError, ValueError, AttributeError):
+                continue
+            name = value.get("name") if isinstance(value, dict) else value
+            if isinstance(name, str):
+                return name
+        return "mnist"
+
     @classmethod
     def create(cls, path: str | Path, config: Mapping[str, Any]) -> RunFolder:
         """Start a new run in `path`, which must not exist yet or be empty."""

@@ -43,9 +43,10 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
+from ..devices import resolve_device
 from ..errors import ActmaxError
 from ..io import write_json
-from ..parallel import BatchWorkers
+from ..parallel import BatchWorkers, cpu_threads
 from .checkpoint import save_model
 from .data import DATASETS, Dataset, fingerprint, load_dataset
 from .evaluation import (
@@ -208,19 +209,6 @@ def training_logits(model: nn.Module) -> Forward:
 
         return forward
     return logits_of(model)
-
-
-def resolve_device(device: str | torch.device | None) -> torch.device:
-    """`auto` (or None) picks CUDA when available; asking for CUDA without one is an error."""
-    if device is None or str(device) == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        device = torch.device(device)
-    except RuntimeError:
-        raise ActmaxError(f"unknown device {device!r}: use auto, cpu, cuda or cuda:N") from None
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise ActmaxError("--device cuda was asked for, but PyTorch sees no CUDA device")
-    return device
 
 
 def _rng_state(generator: torch.Generator, device: torch.device) -> dict[str, torch.Tensor]:
@@ -387,75 +375,71 @@ def fit(
     forward = forward if forward is not None else training_logits(model)
     generator = torch.Generator().manual_seed(seed)
     history: History = {k: [] for k in HISTORY_KEYS}
-    previous_threads = torch.get_num_threads()
-    threads = threads if threads is not None else previous_threads
+    threads = threads if threads is not None else torch.get_num_threads()
     if parallel is None:
         parallel = splits_safely(model)
     parallel = parallel and device.type == "cpu" and threads > 1
     rng_devices = [device] if device.type == "cuda" else []
-    torch.set_num_threads(threads)
-    try:
-        with (
-            torch.random.fork_rng(devices=rng_devices),
-            BatchWorkers.for_cpu(threads, batch_size) if parallel else nullcontext() as workers,
-            channels_last_weights(model, channels_last),
-        ):
-            torch.manual_seed(seed)
-            start = 0
-            if state is not None:
-                model.load_state_dict(state.model)
-                optimizer.load_state_dict(state.optimizer)
-                _match_layouts(optimizer)
-                _restore_rng(state.rng, generator, device)
-                history = {k: list(state.history.get(k, [])) for k in HISTORY_KEYS}
-                start = state.epoch
-            for epoch in range(start, epochs):
-                began = time.perf_counter()
-                order = torch.randperm(len(x), generator=generator).to(device)
-                with tqdm(
-                    total=-(-len(x) // batch_size),
-                    desc=f"epoch {epoch + 1}/{epochs}",
-                    unit="step",
-                    disable=not progress,
-                    dynamic_ncols=True,
-                ) as bar:
-                    loss, accuracy = _train_epoch(
-                        model,
-                        forward,
-                        optimizer,
-                        x,
-                        y,
-                        order,
-                        batch_size,
-                        augment,
-                        generator,
-                        workers,
-                        bar if progress else None,
+    with (
+        cpu_threads(threads),
+        torch.random.fork_rng(devices=rng_devices),
+        BatchWorkers.for_cpu(threads, batch_size) if parallel else nullcontext() as workers,
+        channels_last_weights(model, channels_last),
+    ):
+        torch.manual_seed(seed)
+        start = 0
+        if state is not None:
+            model.load_state_dict(state.model)
+            optimizer.load_state_dict(state.optimizer)
+            _match_layouts(optimizer)
+            _restore_rng(state.rng, generator, device)
+            history = {k: list(state.history.get(k, [])) for k in HISTORY_KEYS}
+            start = state.epoch
+        for epoch in range(start, epochs):
+            began = time.perf_counter()
+            order = torch.randperm(len(x), generator=generator).to(device)
+            with tqdm(
+                total=-(-len(x) // batch_size),
+                desc=f"epoch {epoch + 1}/{epochs}",
+                unit="step",
+                disable=not progress,
+                dynamic_ncols=True,
+            ) as bar:
+                loss, accuracy = _train_epoch(
+                    model,
+                    forward,
+                    optimizer,
+                    x,
+                    y,
+                    order,
+                    batch_size,
+                    augment,
+                    generator,
+                    workers,
+                    bar if progress else None,
+                )
+                history["loss"].append(loss)
+                history["accuracy"].append(accuracy)
+                summary = {"loss": loss, "accuracy": accuracy}
+                if validation_data is not None:
+                    val = evaluate(
+                        model, *validation_data, forward=forward, device=device, workers=workers
                     )
-                    history["loss"].append(loss)
-                    history["accuracy"].append(accuracy)
-                    summary = {"loss": loss, "accuracy": accuracy}
-                    if validation_data is not None:
-                        val = evaluate(
-                            model, *validation_data, forward=forward, device=device, workers=workers
-                        )
-                        history["val_loss"].append(val.loss)
-                        history["val_accuracy"].append(val.accuracy)
-                        summary.update(val_loss=val.loss, val_accuracy=val.accuracy)
-                    bar.set_postfix({k: f"{v:.4f}" for k, v in summary.items()})
-                    history["seconds"].append(time.perf_counter() - began)
-                if on_epoch_end is not None:
-                    on_epoch_end(
-                        TrainingState(
-                            epoch=epoch + 1,
-                            model=model.state_dict(),
-                            optimizer=optimizer.state_dict(),
-                            history={k: list(v) for k, v in history.items()},
-                            rng=_rng_state(generator, device),
-                        )
+                    history["val_loss"].append(val.loss)
+                    history["val_accuracy"].append(val.accuracy)
+                    summary.update(val_loss=val.loss, val_accuracy=val.accuracy)
+                bar.set_postfix({k: f"{v:.4f}" for k, v in summary.items()})
+                history["seconds"].append(time.perf_counter() - began)
+            if on_epoch_end is not None:
+                on_epoch_end(
+                    TrainingState(
+                        epoch=epoch + 1,
+                        model=model.state_dict(),
+                        optimizer=optimizer.state_dict(),
+                        history={k: list(v) for k, v in history.items()},
+                        rng=_rng_state(generator, device),
                     )
-    finally:
-        torch.set_num_threads(previous_threads)
+                )
     return history
 
 
