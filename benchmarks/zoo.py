@@ -38,7 +38,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from zoo_models import ZOO, last_linear
+from zoo_models import ZOO
 
 import actmax
 from actmax.io import save_figure, write_json
@@ -192,10 +192,8 @@ def best_real_logits(model: torch.nn.Module, data: Dataset) -> np.ndarray:
 
 
 def class_objectives(model: torch.nn.Module, architecture: str) -> list:
-    """The 10 class logits: the last Linear's outputs (the lab CNN: `l5`'s pre-activation)."""
-    if architecture == "lab_cnn":
-        return [actmax.logit(c) for c in range(10)]
-    return [actmax.unit(last_linear(model), c) for c in range(10)]
+    """The 10 class logits (the last Linear's outputs; the lab CNN: `l5`'s pre-activation)."""
+    return [actmax.logit(c) for c in range(10)]
 
 
 @dataclass

@@ -204,7 +204,3 @@ ZOO: dict[str, type[nn.Module]] = {
 for _name, _factory in ZOO.items():
     ARCHITECTURES.setdefault(_name, _factory)
 
-
-def last_linear(model: nn.Module) -> str:
-    """The dotted name of the linear layer that makes the logits (each zoo model's last one)."""
-    return [name for name, m in model.named_modules() if isinstance(m, nn.Linear)][-1]
