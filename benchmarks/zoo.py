@@ -191,11 +191,6 @@ def best_real_logits(model: torch.nn.Module, data: Dataset) -> np.ndarray:
     return np.array([z[data.y_test == c, c].max() for c in range(z.shape[1])])
 
 
-def class_objectives(model: torch.nn.Module, architecture: str) -> list:
-    """The 10 class logits (the last Linear's outputs; the lab CNN: `l5`'s pre-activation)."""
-    return [actmax.logit(c) for c in range(10)]
-
-
 @dataclass
 class Row:
     model: str
@@ -210,7 +205,8 @@ class Row:
 
 
 def measure(name, dataset, model, test_accuracy, judge, data, recipe_kwargs) -> Row:
-    objectives = class_objectives(model, name)
+    # logit(c): a zoo model's last Linear output c; the lab CNN's `l5` pre-activation c
+    objectives = [actmax.logit(c) for c in range(10)]
     best = best_real_logits(model, data)
     began = time.perf_counter()
     result = actmax.visualize(model, objectives, input_shape=(1, 28, 28), **recipe_kwargs)

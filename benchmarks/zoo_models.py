@@ -203,4 +203,3 @@ ZOO: dict[str, type[nn.Module]] = {
 }
 for _name, _factory in ZOO.items():
     ARCHITECTURES.setdefault(_name, _factory)
-
