@@ -179,7 +179,7 @@ def visualize(
         inputs = torch.cat([part[0] for part in parts])
         history = {k: np.concatenate([part[1][k] for part in parts], axis=1) for k in parts[0][1]}
         frames = [np.concatenate(f) for f in zip(*(part[2] for part in parts), strict=True)]
-        with torch.no_grad(), view.recorder(batch.refs) as forward:
+        with torch.no_grad(), view.recorder(batch.refs, stop_early=True) as forward:
             values = _objective(forward, batch, inputs)
             images = recipe.display(inputs, (lo, hi))
     activations = values.cpu().numpy()
@@ -315,7 +315,8 @@ def _run_slices(adapter, plan: _Plan, objectives, batch, raw0, draws, device) ->
     """Optimize the batch, cut into slices that run at the same time on the CPU's threads."""
     n = len(objectives)
     workers, threads = _workers(adapter, device, plan, n)
-    with workers, cpu_threads(threads), adapter.recorder(batch.refs) as forward:
+    # the layers after the last one an objective reads are not computed
+    with workers, cpu_threads(threads), adapter.recorder(batch.refs, stop_early=True) as forward:
         cancel = threading.Event()
 
         def run(rows: slice) -> tuple:
