@@ -2,8 +2,13 @@
 
 The lab's set (32 images, 200 iterations each): the 10 classes with the softmax kept, output 0 at
 the 8 tv_weights 0.125..16, the 10 classes at tv_weight 0.5, and the pairs 1+7, 4+9, 0+1, 7+8.
-Prints the time of one call per image, of one batched call, their ratio, and the time of one call
-as the batch grows from 1 to 512 images. Timings are the best of --repeat runs.
+Prints the time of one batched call beside its floor: the same model's bare forward and backward
+loop at the same batch (same iterations, gradient to the input only; no objective, prior or
+optimizer), run the way the engine runs the model, and the ratio of the two. The call and the
+floor alternate --repeat times and the medians are printed, wall and CPU time, with the load
+average: on a shared machine the CPU time and the ratio are the steadier figures. Then the time
+of one call per image against the batched call, and the time of one call as the batch grows from
+1 to 512 images (best of --repeat runs).
 
 With --run (a run folder from `actmax train`) it also prints, for both recipes, each class
 image's logit against the best real test digit of its class.
@@ -15,15 +20,21 @@ image's logit against the best real test digit of its class.
 from __future__ import annotations
 
 import argparse
+import copy
+import os
+import statistics
 import time
+from collections.abc import Callable
 
 import numpy as np
 import torch
+from torch import nn
 
 from actmax.engine import visualize
 from actmax.lab.checkpoint import load_model
 from actmax.lab.models import build_model
 from actmax.objectives import logit, unit, units
+from actmax.parallel import BatchWorkers
 
 TV_WEIGHTS = [0.125, 0.25, 0.5, 1, 2, 4, 8, 16]
 PAIRS = [(1, 7), (4, 9), (0, 1), (7, 8)]
@@ -50,19 +61,80 @@ def best_of(repeat: int, fn) -> float:
     return min(times)
 
 
+def bare_loop(model: nn.Module, n: int, iterations: int, device) -> Callable[[], None]:
+    """The floor: `iterations` forward passes of `model` at batch `n`, each followed by the
+    backward pass to the input only; on the CPU with the model channels-last and the batch cut
+    into one slice per thread, as the engine runs it (at least 8 rows a slice)."""
+    model = copy.deepcopy(model).eval().requires_grad_(False).to(device)
+    x = torch.rand(n, *model.input_shape, device=device)
+    workers = BatchWorkers(1)
+    if x.device.type == "cpu":
+        model = model.to(memory_format=torch.channels_last)
+        workers = BatchWorkers.for_cpu(torch.get_num_threads(), n, min_rows=8)
+
+    def run_slice(rows: slice) -> None:
+        xs = x[rows].clone().requires_grad_(True)
+        seed = torch.ones_like(model(xs))
+        for _ in range(iterations):
+            torch.autograd.grad(model(xs), xs, seed)
+
+    def run() -> None:
+        with workers:
+            workers.map(run_slice, n)
+
+    return run
+
+
+def timed(fn: Callable[[], object]) -> tuple[float, float]:
+    """Wall and CPU seconds (all threads of the process) of one call."""
+    wall, cpu = time.perf_counter(), time.process_time()
+    fn()
+    return time.perf_counter() - wall, time.process_time() - cpu
+
+
+def against_floor(model, objectives, weights, kwargs, repeat: int, device) -> float:
+    """Times the batched call and its floor, alternated; prints the medians and their ratio.
+    Returns the call's median wall time."""
+    n, iterations = len(objectives), 200
+    runs = {
+        "one batched call": lambda: visualize(model, objectives, tv_weight=weights, **kwargs),
+        "floor: bare forward + backward": bare_loop(model, n, iterations, device),
+    }
+    for run in runs.values():  # warm up
+        run()
+    load = os.getloadavg()[0]
+    times = {name: [] for name in runs}
+    for _ in range(repeat):
+        for name, run in runs.items():
+            times[name].append(timed(run))
+    wall = {name: statistics.median(t[0] for t in ts) for name, ts in times.items()}
+    cpu = {name: statistics.median(t[1] for t in ts) for name, ts in times.items()}
+    print(
+        f"  medians of {repeat} alternated runs; load average {load:.1f} -> "
+        f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs"
+    )
+    print(f"  {'':32s}  wall s    CPU s   call / floor (wall, CPU)")
+    call = "one batched call"
+    for name in runs:
+        line = f"  {name:32s} {wall[name]:7.3f}  {cpu[name]:7.3f}"
+        if name != call:
+            line += f"   {wall[call] / wall[name]:5.2f}  {cpu[call] / cpu[name]:5.2f}"
+        print(line)
+    return wall[call]
+
+
 def speed(model, recipe: str, repeat: int, sizes: list[int], device) -> None:
     objectives, weights = lab_set()
     kwargs = {"recipe": recipe, "device": device}
-    visualize(model, objectives, tv_weight=weights, iterations=5, **kwargs)  # warm up
-    batched = best_of(repeat, lambda: visualize(model, objectives, tv_weight=weights, **kwargs))
+    print(f"\nrecipe {recipe}: the lab's 32 images, 200 iterations each")
+    batched = against_floor(model, objectives, weights, kwargs, repeat, device)
 
     def one_by_one():
         for objective, weight in zip(objectives, weights, strict=True):
             visualize(model, objective, tv_weight=weight, **kwargs)
 
     single = best_of(max(1, repeat // 2), one_by_one)
-    print(f"\nrecipe {recipe}: the lab's 32 images, 200 iterations each")
-    print(f"  one call per image : {single:7.3f} s")
+    print(f"  one call per image : {single:7.3f} s (best of {max(1, repeat // 2)})")
     print(f"  one batched call   : {batched:7.3f} s   ({single / batched:.1f}x faster)")
     print("  one call of N images (200 iterations):")
     print("       N     seconds   ms/image")
@@ -98,7 +170,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--run", help="run folder of a trained lab CNN (adds the meaning table)")
     parser.add_argument("--threads", type=int, default=2, help="torch CPU threads (default 2)")
-    parser.add_argument("--repeat", type=int, default=5, help="runs per timing; best is kept")
+    parser.add_argument("--repeat", type=int, default=5, help="runs per timing (default 5)")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--recipe", choices=["actmax", "keras-vis", "both"], default="both")
     parser.add_argument(

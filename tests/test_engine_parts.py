@@ -92,3 +92,30 @@ def test_a_coupled_batch_gives_the_same_result_on_one_or_two_threads(lab_model):
         torch.set_num_threads(threads)
         results.append(visualize(lab_model, objectives, seed=list(range(16)), iterations=5))
     np.testing.assert_allclose(results[0].inputs, results[1].inputs, atol=1e-5)
+
+
+class Counting(torch.nn.Module):
+    """Counts its calls (in a list its frozen copies share): which layers a pass computed."""
+
+    def __init__(self):
+        super().__init__()
+        self.calls = []
+
+    def forward(self, x):
+        self.calls.append(len(x))
+        return x
+
+
+def test_layers_after_the_objectives_are_not_computed():
+    model = torch.nn.Sequential(
+        torch.nn.Conv2d(1, 4, 3), torch.nn.ReLU(), Counting(), torch.nn.Flatten(),
+        torch.nn.Linear(4 * 6 * 6, 3),
+    )  # fmt: skip
+    model.input_shape = (1, 8, 8)
+    early = visualize(model, channel("0", 1), iterations=20, regularizers=[])
+    assert len(model[2].calls) <= 1  # at most the one traced pass that checks the model
+    model[2].calls.clear()
+    late = visualize(model, logit(2), iterations=20, regularizers=[])
+    assert len(model[2].calls) >= 20  # the logits need every layer
+    assert early.activations[0] > early.history["objective"][0, 0]
+    assert late.activations[0] > late.history["objective"][0, 0]

@@ -183,7 +183,7 @@ def visualize(
         inputs = torch.cat([part[0] for part in parts])
         history = {k: np.concatenate([part[1][k] for part in parts], axis=1) for k in parts[0][1]}
         frames = [np.concatenate(f) for f in zip(*(part[2] for part in parts), strict=True)]
-        with torch.no_grad(), view.recorder(batch.refs) as forward:
+        with torch.no_grad(), view.recorder(batch.refs, stop_early=True) as forward:
             values = _objective(forward, batch, inputs)
             images = recipe.display(inputs, (lo, hi))
     activations = values.cpu().numpy()
@@ -319,7 +319,8 @@ def _run_slices(adapter, plan: _Plan, objectives, batch, raw0, draws, device) ->
     """Optimize the batch, cut into slices that run at the same time on the CPU's threads."""
     n = len(objectives)
     workers, threads = _workers(adapter, device, plan, n)
-    with workers, cpu_threads(threads), adapter.recorder(batch.refs) as forward:
+    # the layers after the last one an objective reads are not computed
+    with workers, cpu_threads(threads), adapter.recorder(batch.refs, stop_early=True) as forward:
         cancel = threading.Event()
 
         def run(rows: slice) -> tuple:
@@ -422,7 +423,8 @@ def _optimize(forward, part: _Slice, plan: _Plan, cancel: threading.Event):
 def _prior_weights(forward, part: _Slice, plan: _Plan, raw, weights) -> list[torch.Tensor]:
     """Each regularizer's per-row weights, after checking the objectives against the model at
     the start; for recipes with relative weights, scaled by how strongly each row's objective
-    reacts to its image there (the mean absolute gradient)."""
+    reacts there (the mean absolute gradient) to what the regularizer reads: the image, or the
+    optimized tensor itself."""
     recipe = plan.recipe
     with torch.set_grad_enabled(recipe.relative_weights):
         x = recipe.param.image(raw, plan.canvas)
@@ -430,11 +432,18 @@ def _prior_weights(forward, part: _Slice, plan: _Plan, raw, weights) -> list[tor
     _check_finite(values.detach().cpu().numpy(), plan.titles, "at the start", part.rows.start)
     reg_w = [weights[r.name] for r in recipe.regularizers]
     if recipe.relative_weights:
-        (grad,) = torch.autograd.grad(values.sum(), x)
-        sensitivity = grad.abs().flatten(1).mean(1)
-        sensitivity = torch.where(sensitivity > 0, sensitivity, torch.ones_like(sensitivity))
-        reg_w = [w * sensitivity for w in reg_w]
+        sources = {"image": x, "param": raw}
+        needed = sorted({r.reads for r in recipe.regularizers} | {"image"})
+        grads = torch.autograd.grad(values.sum(), [sources[k] for k in needed])
+        sensitivity = {k: _mean_abs(g) for k, g in zip(needed, grads, strict=True)}
+        reg_w = [w * sensitivity[r.reads] for w, r in zip(reg_w, recipe.regularizers, strict=True)]
     return reg_w
+
+
+def _mean_abs(grad: torch.Tensor) -> torch.Tensor:
+    """Per row, the mean absolute gradient (1 where it is 0, so a prior never vanishes)."""
+    mean = grad.abs().flatten(1).mean(1)
+    return torch.where(mean > 0, mean, torch.ones_like(mean))
 
 
 def _loss(act_w, values, reg_w, terms) -> torch.Tensor:

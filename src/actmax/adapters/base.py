@@ -111,12 +111,14 @@ class ModelAdapter(ABC):
 
     @contextmanager
     def recorder(
-        self, refs: Iterable[LayerRef]
+        self, refs: Iterable[LayerRef], *, stop_early: bool = False
     ) -> Iterator[Callable[[torch.Tensor], tuple[torch.Tensor, dict[LayerRef, torch.Tensor]]]]:
         """A `run`-like forward function for many calls in a row (an optimization loop).
 
         Args:
             refs: the activations every call returns.
+            stop_early: allow a call to end the forward pass once `refs` are recorded (its
+                output is then None); an adapter that cannot ignores it.
 
         This default calls `run` every time. An adapter may instead set itself up once for the
         whole block (e.g. register hooks once) and, with `concurrent_recorder = True`, allow

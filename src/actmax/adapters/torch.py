@@ -57,6 +57,10 @@ PASS_THROUGH = (
 )
 
 
+class _Recorded(Exception):
+    """Raised by a hook to end a forward pass once every wanted activation is recorded."""
+
+
 @dataclass(frozen=True)
 class ForwardTrace:
     """One forward pass, seen from the modules.
@@ -333,6 +337,22 @@ class TorchAdapter(ModelAdapter):
             return None
         return self._last_called(trace, within=self._module_name(ref.name))
 
+    def _stops_cleanly(self, refs: set[LayerRef]) -> bool:
+        """Whether a forward pass may end once `refs` are recorded: every hooked module runs
+        exactly once (from a traced pass), so nothing recorded would be overwritten later."""
+        trace = self.trace()
+        if trace is None:
+            return False
+        hooked = []
+        for ref in refs:
+            if ref.name == self._input_name:
+                continue
+            if ref.pre_activation:
+                hooked.append(self._name_of(self._activation_module(ref.name)))
+            else:
+                hooked.append(self._module_name(ref.name))
+        return all(name is not None and trace.order.count(name) == 1 for name in hooked)
+
     # -- forward --------------------------------------------------------------------------------
     def run(
         self, x: torch.Tensor, refs: Iterable[LayerRef]
@@ -348,7 +368,7 @@ class TorchAdapter(ModelAdapter):
 
     @contextmanager
     def recorder(
-        self, refs: Iterable[LayerRef]
+        self, refs: Iterable[LayerRef], *, stop_early: bool = False
     ) -> Iterator[Callable[[torch.Tensor], tuple[torch.Tensor, dict[LayerRef, torch.Tensor]]]]:
         """Hooks registered once for the block; each thread's calls see only their own
         activations, so slices of a batch can run through the model concurrently.
@@ -359,8 +379,13 @@ class TorchAdapter(ModelAdapter):
 
         Args:
             refs: the activations every call returns.
+            stop_early: end each forward pass as soon as every ref is recorded (the output is
+                then None): the layers after them would be computed for nothing. Done only when
+                one traced forward pass shows that each recorded module runs once.
         """
         local = threading.local()
+        refs = set(refs)
+        stop = stop_early and self._stops_cleanly(refs)
 
         def keep(ref: LayerRef, value: torch.Tensor) -> None:
             acts = getattr(local, "acts", None)
@@ -369,6 +394,8 @@ class TorchAdapter(ModelAdapter):
             if ref in acts:
                 local.repeats[ref] = local.repeats.get(ref, 1) + 1
             acts[ref] = value
+            if stop and len(acts) == len(refs):
+                raise _Recorded
 
         def keep_output(ref):
             def hook(_module, _inputs, output):
@@ -383,7 +410,6 @@ class TorchAdapter(ModelAdapter):
 
             return hook
 
-        refs = set(refs)
         unchecked = [ref for ref in refs if ref.logits and not ref.pre_activation]
         # before any hook exists: the trace behind a suggestion runs the model (on a copy)
         suggestions = {ref: self._logit_suggestion(ref) for ref in unchecked}
@@ -402,7 +428,10 @@ class TorchAdapter(ModelAdapter):
                 local.acts = {ref: x for ref in refs if ref.name == self._input_name}
                 local.repeats = {}
                 try:
-                    output = self.model(self.model_input(x))
+                    try:
+                        output = self.model(self.model_input(x))
+                    except _Recorded:
+                        output = None
                     acts = local.acts
                     if local.repeats:
                         raise RepeatedCallError(local.repeats)
