@@ -119,3 +119,27 @@ def test_layers_after_the_objectives_are_not_computed():
     assert len(model[2].calls) >= 20  # the logits need every layer
     assert early.activations[0] > early.history["objective"][0, 0]
     assert late.activations[0] > late.history["objective"][0, 0]
+
+
+def test_preprocess_puts_the_models_own_normalization_in_front(lab_model):
+    from actmax import Normalize
+
+    normalize = Normalize(0.25, 0.5)
+    inside = torch.nn.Sequential(normalize_module(0.25, 0.5), lab_model)
+    inside.input_shape = (1, 28, 28)
+    given = visualize(
+        lab_model, logit(3), iterations=6, preprocess=normalize, input_shape=(1, 28, 28)
+    )
+    built_in = visualize(inside, logit(3), iterations=6)
+    np.testing.assert_allclose(given.activations, built_in.activations, rtol=1e-5)
+    np.testing.assert_allclose(given.inputs, built_in.inputs, atol=1e-5)
+    plain = visualize(lab_model, logit(3), iterations=6)
+    assert not np.allclose(plain.activations, given.activations)
+
+
+def normalize_module(mean: float, std: float) -> torch.nn.Module:
+    class Normalized(torch.nn.Module):
+        def forward(self, x):
+            return (x - mean) / std
+
+    return Normalized()

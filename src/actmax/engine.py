@@ -136,9 +136,7 @@ def visualize(
     Returns:
         A `VisualizationResult`: the optimized inputs, display images, activations, history.
     """
-    adapter = (
-        model if isinstance(model, ModelAdapter) else as_adapter(model, input_shape=input_shape)
-    )
+    adapter = as_adapter(model, input_shape=input_shape, preprocess=preprocess)
     objectives = _as_objectives(objectives)
     n = len(objectives)
     recipe = _customized(
