@@ -276,3 +276,13 @@ def test_a_failing_slice_stops_the_call_and_restores_the_model(lab_model, two_th
         visualize(model, [unit("inner", i % 10) for i in range(16)], iterations=50)
     assert_same(before, snapshot(model))
     assert torch.get_num_threads() == 2
+
+
+def test_an_existing_gif_is_never_replaced_silently(lab_model, tmp_path):
+    path = tmp_path / "mine.gif"
+    path.write_bytes(b"the user's file")
+    with pytest.raises(ActmaxError, match="already exists; pass overwrite=True"):
+        visualize(lab_model, logit(0), iterations=2, gif=path)
+    assert path.read_bytes() == b"the user's file"
+    visualize(lab_model, logit(0), iterations=2, gif=path, overwrite=True)
+    assert path.read_bytes()[:3] == b"GIF"

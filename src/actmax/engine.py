@@ -28,6 +28,7 @@ from .adapters import ModelAdapter, as_adapter
 from .adapters.preprocess import Preprocess
 from .devices import resolve_device
 from .errors import ActmaxError
+from .io import check_new_file
 from .objectives import BatchObjective, Objective
 from .optimizers import Optimizer
 from .parallel import BatchWorkers, cpu_threads
@@ -89,6 +90,7 @@ def visualize(
     progress: bool = False,
     callback: Callable[[Step], None] | None = None,
     gif: str | os.PathLike | None = None,
+    overwrite: bool = False,
     titles: Sequence[str] | None = None,
 ) -> VisualizationResult:
     """Optimize one input per objective, all in one batch, and return them with their display
@@ -131,11 +133,15 @@ def visualize(
         progress: show a progress bar over the steps.
         callback: `callback(step)` with a `Step` after every forward pass.
         gif: the path of an animated GIF of the optimization (about 50 frames).
+        overwrite: replace an existing `gif` file (else an existing one is an error, raised
+            before any work).
         titles: one title per row for `result.plot()` (default: the objectives as text).
 
     Returns:
         A `VisualizationResult`: the optimized inputs, display images, activations, history.
     """
+    if gif is not None:
+        check_new_file(gif, overwrite, hint="pass overwrite=True to replace it")
     adapter = as_adapter(model, input_shape=input_shape, preprocess=preprocess)
     objectives = _as_objectives(objectives)
     n = len(objectives)

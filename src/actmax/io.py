@@ -64,11 +64,19 @@ def save_figure(fig, path: str | os.PathLike, dpi: int = 110) -> Path:
         plt.close(fig)
 
 
-def check_new_file(path: str | os.PathLike, overwrite: bool = False) -> Path:
-    """Refuse to replace a user's existing file unless asked to."""
+def check_new_file(
+    path: str | os.PathLike, overwrite: bool = False, hint: str = "pass --overwrite to replace it"
+) -> Path:
+    """Refuse to replace a user's existing file unless asked to.
+
+    Args:
+        path: the file to be written.
+        overwrite: whether replacing an existing file was asked for.
+        hint: how to ask for it, in the error (the command line's flag by default).
+    """
     p = Path(path)
     if p.exists() and not overwrite:
-        raise ActmaxError(f"{p} already exists; pass --overwrite to replace it")
+        raise ActmaxError(f"{p} already exists; {hint}")
     return p
 
 

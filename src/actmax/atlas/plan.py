@@ -308,8 +308,8 @@ def activation_shapes(
     """Each layer's activation shape for one input (without the batch axis)."""
     refs = {adapter.ref(name, pre_activation): name for name in names}
     x = torch.as_tensor(np.asarray(probe), dtype=adapter.dtype, device=adapter.device)
-    with adapter.frozen(), torch.no_grad():
-        _, acts = adapter.run(x, list(refs))
+    with adapter.isolated() as view, torch.no_grad():
+        _, acts = view.run(x, list(refs))
     shapes = {}
     for ref, name in refs.items():
         shape = tuple(int(s) for s in acts[ref].shape[1:])

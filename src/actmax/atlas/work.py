@@ -171,7 +171,7 @@ def _forward_batches(
     if not adapter.concurrent_recorder:
         workers = 1
 
-    with adapter.frozen(), adapter.recorder(refs) as forward:
+    with adapter.isolated() as view, view.recorder(refs) as forward:
 
         def run(rows: slice) -> list[T]:
             out = []

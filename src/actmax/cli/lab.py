@@ -124,7 +124,12 @@ def default_out(root: Path = Path("runs")) -> Path:
     show_default=True,
     help="Where trained models are kept for reuse.",
 )
-@click.option("--device", default=None, help="cpu, cuda or cuda:N [default: cuda if available].")
+@click.option(
+    "--device",
+    default="auto",
+    show_default=True,
+    help="cpu, cuda, cuda:N; auto is CUDA when there is one, else the CPU.",
+)
 @click.option(
     "--seed",
     type=click.IntRange(min=0),

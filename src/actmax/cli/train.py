@@ -86,10 +86,9 @@ def _resumed_config(out: Path, given: dict) -> TrainConfig:
 )
 @click.option(
     "--device",
-    type=click.Choice(["auto", "cpu", "cuda"]),
     default="auto",
     show_default=True,
-    help="Where to train; auto picks CUDA when available.",
+    help="cpu, cuda, cuda:N; auto is CUDA when there is one, else the CPU.",
 )
 @click.option(
     "--threads",

@@ -148,6 +148,7 @@ def visualize(
         device=loaded.device,
         progress=True,
         gif=gif,
+        overwrite=overwrite,
     )
     settings = f"recipe {recipe}" + (f", tv_weight {tv_weight:g}" if tv_weight is not None else "")
     name = adapter.resolve(target)

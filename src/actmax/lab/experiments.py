@@ -313,8 +313,8 @@ def _unit_counts(model: nn.Module, layers: Sequence[str]) -> dict[str, tuple[int
     adapter = as_adapter(model)
     refs = [adapter.ref(name) for name in layers]
     device = next(model.parameters()).device
-    with torch.no_grad(), adapter.frozen():
-        _, acts = adapter.run(torch.zeros(1, *model.input_shape, device=device), refs)
+    with torch.no_grad(), adapter.isolated() as view:
+        _, acts = view.run(torch.zeros(1, *model.input_shape, device=device), refs)
     return {ref.name: (int(acts[ref].shape[1]), acts[ref].ndim > 2) for ref in refs}
 
 
@@ -323,8 +323,8 @@ def unit_responses(model: nn.Module, x: torch.Tensor, layer: str) -> np.ndarray:
     """(N, units): every unit's response to each image (a channel's mean, or a dense unit)."""
     adapter = as_adapter(model)
     ref = adapter.ref(layer)
-    with adapter.frozen():
-        _, acts = adapter.run(x.to(adapter.device, torch.float32), [ref])
+    with adapter.isolated() as view:
+        _, acts = view.run(x.to(adapter.device, torch.float32), [ref])
     a = acts[ref]
     return (a.flatten(2).mean(2) if a.ndim > 2 else a).cpu().double().numpy()
 
@@ -338,10 +338,10 @@ def real_unit_maxima(
     adapter = as_adapter(model)
     refs = [adapter.ref(name) for name in layers]
     best: dict[str, torch.Tensor] = {}
-    with adapter.frozen():
+    with adapter.isolated() as view:
         for i in range(0, len(x), batch):
             xb = torch.from_numpy(np.asarray(x[i : i + batch], dtype=np.float32))
-            _, acts = adapter.run(xb.to(adapter.device), refs)
+            _, acts = view.run(xb.to(adapter.device), refs)
             for ref in refs:
                 a = acts[ref].flatten(2).mean(2) if acts[ref].ndim > 2 else acts[ref]
                 top = a.max(0).values.cpu()

@@ -362,8 +362,8 @@ class RealismMeter:
     def _read(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Unit-length features and logits of a batch, from one forward pass."""
         features, logits = self._refs
-        with self.adapter.frozen():
-            _, acts = self.adapter.run(x.to(self.device, torch.float32), self._refs)
+        with self.adapter.isolated() as view:
+            _, acts = view.run(x.to(self.device, torch.float32), self._refs)
         return F.normalize(acts[features].flatten(1).cpu(), dim=1), acts[logits].cpu()
 
     def references(self) -> dict:
