@@ -95,18 +95,13 @@ def load_resnet():
 # --------------------------------------------------------------------------- the two sides
 
 
-def run_actmax(args, early: bool = False) -> dict:
+def run_actmax(args) -> dict:
+    """One batched call (actmax ends each forward pass after the layer the objectives read)."""
     import torch
 
     import actmax
 
     model = load_resnet()
-    if early:
-        from collections import OrderedDict
-
-        names = [name for name, _ in model.named_children()]
-        keep = names[: names.index(args.layer) + 1]
-        model = torch.nn.Sequential(OrderedDict((n, getattr(model, n)) for n in keep)).eval()
     objectives = [actmax.channel(args.layer, c) for c in range(args.channels)]
     began = time.perf_counter()
     result = actmax.visualize(
@@ -181,15 +176,7 @@ def main() -> None:
     parser.add_argument(
         "--threads", type=int, default=None, help="PyTorch CPU threads on both sides"
     )
-    parser.add_argument(
-        "--early",
-        action="store_true",
-        help="also time actmax on the network cut after --layer (a top-level stage): what "
-        "stopping the forward pass after the last layer an objective reads would give",
-    )
-    parser.add_argument(
-        "--side", choices=("actmax", "actmax-early", "lucent"), help=argparse.SUPPRESS
-    )
+    parser.add_argument("--side", choices=("actmax", "lucent"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.side:
         if args.threads:
@@ -199,7 +186,7 @@ def main() -> None:
         if args.side == "lucent":
             print(json.dumps(run_lucent(args)))
         else:
-            print(json.dumps(run_actmax(args, early=args.side == "actmax-early")))
+            print(json.dumps(run_actmax(args)))
         return
 
     python = ensure_venv()
@@ -222,10 +209,6 @@ def main() -> None:
     )
     ratio = lucent["seconds"] / results["actmax"]["seconds"]
     print(f"ratio   {ratio:9.1f}x  lucent's time / actmax's (target: >= 10x on CPU)")
-    if args.early:
-        early = results["actmax-early"] = child(sys.executable, "actmax-early", args)
-        show("actmax", early, f"network cut after {args.layer}")
-        print(f"ratio   {lucent['seconds'] / early['seconds']:9.1f}x  with the forward pass cut")
     print(json.dumps(results))
 
 
