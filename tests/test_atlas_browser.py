@@ -5,22 +5,13 @@ the search box must lead to a unit's page. Screenshots are kept in the temp fold
 prints where).
 """
 
-import os
 import tempfile
 from pathlib import Path
 
 import pytest
 from atlas_helpers import cli_atlas
+from browser_helpers import browser_context
 
-CHROMIUM = Path("/usr/bin/chromium")
-FLAGS = [
-    "--no-sandbox",
-    "--headless",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-]
 IMAGES = (
     "Array.from(document.images).map(i => ({src: i.getAttribute('src'), complete: i.complete,"
     " width: i.naturalWidth}))"
@@ -28,31 +19,9 @@ IMAGES = (
 
 
 @pytest.fixture(scope="module")
-def chromium():
-    if not CHROMIUM.exists():
-        if os.environ.get("CI"):
-            pytest.fail("Debian's chromium is missing: `make browser` installs it")
-        pytest.skip("Debian's chromium is not installed (`make browser` installs it)")
-    return CHROMIUM
-
-
-@pytest.fixture(scope="module")
 def browser(chromium):
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw, tempfile.TemporaryDirectory() as profile:
-        context = pw.chromium.launch_persistent_context(
-            profile,
-            executable_path=str(chromium),
-            headless=True,
-            args=FLAGS,
-            viewport={"width": 1280, "height": 900},
-            offline=True,
-        )
-        try:
-            yield context
-        finally:
-            context.close()
+    with browser_context(chromium) as context:
+        yield context
 
 
 class Visit:

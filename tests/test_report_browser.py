@@ -5,66 +5,33 @@ full-page screenshot is kept beside the report and copied to the temp folder; it
 printed (`pytest -s` shows it).
 """
 
-import os
 import shutil
 import tempfile
 from pathlib import Path
 
-import pytest
+from browser_helpers import browser_context
 from lab_helpers import quick_run
-
-CHROMIUM = Path("/usr/bin/chromium")
-FLAGS = [
-    "--no-sandbox",
-    "--headless",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-]
-
-
-@pytest.fixture(scope="module")
-def chromium():
-    if not CHROMIUM.exists():
-        if os.environ.get("CI"):
-            pytest.fail("Debian's chromium is missing: `make browser` installs it")
-        pytest.skip("Debian's chromium is not installed (`make browser` installs it)")
-    return CHROMIUM
 
 
 def test_report_renders_with_every_image_and_no_console_error(tmp_path_factory, chromium):
-    from playwright.sync_api import sync_playwright
-
     run = quick_run(tmp_path_factory)
     assert run.exit_code == 0, run.output
     problems: list[str] = []
     screenshot = run.out / "screenshot.png"
-    with sync_playwright() as pw, tempfile.TemporaryDirectory() as profile:
-        browser = pw.chromium.launch_persistent_context(
-            profile,
-            executable_path=str(chromium),
-            headless=True,
-            args=FLAGS,
-            viewport={"width": 1280, "height": 900},
-            offline=True,
+    with browser_context(chromium) as browser:
+        page = browser.new_page()
+        page.on("console", lambda m: m.type == "error" and problems.append(m.text))
+        page.on("pageerror", lambda e: problems.append(str(e)))
+        page.on("requestfailed", lambda r: problems.append(f"failed to load {r.url}"))
+        page.goto(run.report.as_uri(), wait_until="load")
+        images = page.evaluate(
+            "Array.from(document.images).map(i => ({alt: i.alt, complete: i.complete,"
+            " width: i.naturalWidth, height: i.naturalHeight}))"
         )
-        try:
-            page = browser.new_page()
-            page.on("console", lambda m: m.type == "error" and problems.append(m.text))
-            page.on("pageerror", lambda e: problems.append(str(e)))
-            page.on("requestfailed", lambda r: problems.append(f"failed to load {r.url}"))
-            page.goto(run.report.as_uri(), wait_until="load")
-            images = page.evaluate(
-                "Array.from(document.images).map(i => ({alt: i.alt, complete: i.complete,"
-                " width: i.naturalWidth, height: i.naturalHeight}))"
-            )
-            title = page.title()
-            headings = page.locator("section h2").all_inner_texts()
-            height = page.evaluate("document.body.scrollHeight")
-            page.screenshot(path=str(screenshot), full_page=True)
-        finally:
-            browser.close()
+        title = page.title()
+        headings = page.locator("section h2").all_inner_texts()
+        height = page.evaluate("document.body.scrollHeight")
+        page.screenshot(path=str(screenshot), full_page=True)
 
     assert title.startswith("Activation maximization lab")
     assert len(headings) >= 11 and headings[0].startswith("Part 1")
