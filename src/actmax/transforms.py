@@ -86,6 +86,11 @@ def _per_row(value, row: int):
     return value[row] if isinstance(value, Sequence) and not isinstance(value, str) else value
 
 
+def _uniform(generator: torch.Generator, iterations: int, lo: float, hi: float) -> torch.Tensor:
+    """One draw per step, uniform in [lo, hi], from a row's generator."""
+    return lo + (hi - lo) * torch.rand(iterations, generator=generator, dtype=torch.float64)
+
+
 def _range(value, what: str, symmetric: bool) -> tuple[float, float]:
     """A number `a` as (-a, a) (or (a, a)), or a pair (lo, hi) as it is."""
     if isinstance(value, int | float):
@@ -179,9 +184,7 @@ class Scale(Transform):
         self._check_until()
 
     def draw(self, generator, iterations, row, shape):
-        lo, hi = _range(self.factors, "scale", symmetric=False)
-        u = torch.rand(iterations, generator=generator, dtype=torch.float64)
-        return lo + (hi - lo) * u
+        return _uniform(generator, iterations, *_range(self.factors, "scale", symmetric=False))
 
     def apply(self, x, draws):
         return zoom(x, draws.to(x.dtype))
@@ -205,9 +208,7 @@ class Rotate(Transform):
         self._check_until()
 
     def draw(self, generator, iterations, row, shape):
-        lo, hi = _range(self.degrees, "rotate", symmetric=True)
-        u = torch.rand(iterations, generator=generator, dtype=torch.float64)
-        return lo + (hi - lo) * u
+        return _uniform(generator, iterations, *_range(self.degrees, "rotate", symmetric=True))
 
     def apply(self, x, draws):
         return rotate(x, draws.to(x.dtype))
@@ -233,9 +234,7 @@ class Blur(Transform):
         self._check_until()
 
     def draw(self, generator, iterations, row, shape):
-        lo, hi = _range(self.sigma, "blur sigma", symmetric=False)
-        u = torch.rand(iterations, generator=generator, dtype=torch.float64)
-        return lo + (hi - lo) * u
+        return _uniform(generator, iterations, *_range(self.sigma, "blur sigma", symmetric=False))
 
     def apply(self, x, draws):
         _, hi = _range(self.sigma, "blur sigma", symmetric=False)
