@@ -34,7 +34,7 @@ def _fails_with_one_line(capsys, argv, match):
         (["--epochs", "0"], "Invalid value for '--epochs'"),
         (["--batch-size", "-1"], "Invalid value for '--batch-size'"),
         (["--seed", "-2"], "Invalid value for '--seed'"),
-        (["--device", "tpu"], "Invalid value for '--device'"),
+        (["--device", "tpu"], "unknown device 'tpu'"),
     ],
 )
 def test_nonsensical_flags(capsys, tmp_path, flags, match):
