@@ -19,10 +19,11 @@ Acceptance: every model >= 9/10 recognized and every ratio >= 1. The lab CNN fro
 `--recipe` names entries of RECIPES (default: "default"); each prints its table and one summary
 line, and writes its class images to <out>/<recipe>-<data set>.png.
 
-Training is short (TRAINING: one or two epochs, some on the first 30,000 images) so that the
-whole zoo trains in about half an hour on two shared CPU cores; test accuracies, MNIST /
-Fashion-MNIST: MLP 0.970 / 0.853, Keras mnist_cnn 0.971 / 0.845, ResNet 0.957 / 0.849,
-MobileNet 0.960 / 0.832, ViT 0.943 / 0.828, GAP net 0.884 / 0.750 (judges: 0.991 / 0.869).
+Training is the same standard schedule for every architecture but the epochs (TRAINING: Adam,
+cosine decay, no augmentation, 6 to 20 epochs; 75 minutes for the whole zoo on two shared CPU cores,
+once). Test accuracies, MNIST / Fashion-MNIST: MLP 0.984 / 0.891, Keras mnist_cnn 0.990 / 0.914,
+ResNet 0.994 / 0.913, MobileNet 0.989 / 0.899, ViT 0.979 / 0.879, GAP net 0.988 / 0.897 (judges:
+0.991 / 0.869).
 """
 
 from __future__ import annotations
@@ -58,23 +59,26 @@ RECORD = "record.json"
 
 @dataclass(frozen=True)
 class Training:
-    """What decides a zoo model's weights (its cache key)."""
+    """What decides a zoo model's weights (its cache key): Adam on all 60,000 training images,
+    its step decaying along a cosine over the epochs, no augmentation (a standard schedule, the
+    same for every architecture but the epochs)."""
 
     epochs: int
     images: int | None = None  # the first N training images (None: all)
     learning_rate: float = 1e-3
     batch_size: int = 128
     seed: int = 0
+    schedule: str = "cosine"  # per epoch, to 0 after the last
 
 
-# Short schedules: the machine this runs on has two shared CPU cores.
+# Epochs enough for each architecture to get close to what it can reach without augmentation.
 TRAINING = {
-    "zoo_mlp": Training(epochs=2),
-    "zoo_keras_cnn": Training(epochs=1, images=30000),
-    "zoo_resnet": Training(epochs=1, images=30000),
-    "zoo_mobilenet": Training(epochs=1, images=30000),
-    "zoo_vit": Training(epochs=2, images=30000),
-    "zoo_gapnet": Training(epochs=2, images=30000, learning_rate=3e-3),
+    "zoo_mlp": Training(epochs=10),
+    "zoo_keras_cnn": Training(epochs=6),
+    "zoo_resnet": Training(epochs=8),
+    "zoo_mobilenet": Training(epochs=8),
+    "zoo_vit": Training(epochs=10),
+    "zoo_gapnet": Training(epochs=20, learning_rate=3e-3),  # no BatchNorm: slower to train
 }
 
 # Recipes to compare across the whole zoo: visualize() keyword arguments, one dict each, all
@@ -142,15 +146,18 @@ def load_or_train(architecture: str, dataset: str, data: Dataset) -> tuple[torch
     model = ZOO[architecture]()
     began = time.perf_counter()
     n = config.images or len(data.x_train)
+    optimizer = torch.optim.Adam(model.parameters(), lr=config.learning_rate)
+    schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=config.epochs)
     fit(
         model,
         data.x_train[:n],
         data.y_train[:n],
         epochs=config.epochs,
         batch_size=config.batch_size,
-        optimizer=torch.optim.Adam(model.parameters(), lr=config.learning_rate),
+        optimizer=optimizer,
         seed=config.seed,
         device="cpu",
+        on_epoch_end=lambda _state: schedule.step(),
         progress=True,
     )
     model.eval()
