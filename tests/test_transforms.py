@@ -137,3 +137,13 @@ def test_standard_transforms_scale_lucids_pixels_to_the_image():
 def test_bad_settings_are_refused(make):
     with pytest.raises(ActmaxError):
         make()
+
+
+def test_a_fixed_size_model_refusing_padded_images_gets_an_error_naming_pad():
+    from torch import nn
+
+    import actmax
+
+    mlp = nn.Sequential(nn.Flatten(), nn.Linear(64, 3))
+    with pytest.raises(ActmaxError, match=r"\(8, 8\) images into \(12, 12\).*leave out Pad"):
+        actmax.visualize(mlp, actmax.logit(0), input_shape=(1, 8, 8), transforms=[Pad(2)])

@@ -394,7 +394,7 @@ def _optimize(forward, part: _Slice, plan: _Plan, cancel: threading.Event):
             break
         x = param.image(raw, canvas)
         seen = part.transforms(x, t) if part.transforms.active(t) else x
-        values = _objective(forward, batch, seen)
+        values = _seen_objective(forward, batch, x, seen)
         terms = [_penalty(r, x, raw, needed[r.name]) for r in regs]
         loss = _loss(weights["act"], values, reg_w, terms)
         (grad,) = torch.autograd.grad(loss.sum(), raw)
@@ -422,6 +422,22 @@ def _optimize(forward, part: _Slice, plan: _Plan, cancel: threading.Event):
             last = _keep_better(loss, last, best_loss, best_x)[1]
     hist = history.cpu().numpy()
     return last, {k: hist[:, i] for i, k in enumerate(keys)}, frames
+
+
+def _seen_objective(forward, batch: BatchObjective, x, seen) -> torch.Tensor:
+    """The objectives on the transformed images; a model that refuses the size some transforms
+    give (`Pad` grows the image) gets an error that names the cause instead of torch's."""
+    try:
+        return _objective(forward, batch, seen)
+    except RuntimeError as error:
+        if seen.shape[-2:] == x.shape[-2:]:
+            raise
+        first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise ActmaxError(
+            f"the transforms turn {tuple(x.shape[-2:])} images into {tuple(seen.shape[-2:])} and "
+            f"the model refuses them ({first}); for a model with a fixed input size, leave out "
+            "Pad"
+        ) from error
 
 
 def _prior_weights(forward, part: _Slice, plan: _Plan, raw, weights) -> list[torch.Tensor]:

@@ -136,7 +136,7 @@ class Jitter(Transform):
 @dataclass(frozen=True)
 class Pad(Transform):
     """Pad every side (Lucid pads before jittering, so that shifts do not wrap the image's own
-    border into view).
+    border into view). The model sees a larger image: only for models that take any size.
 
     Args:
         pixels: the padding on every side.
@@ -242,7 +242,8 @@ class Blur(Transform):
 
 
 def standard(size: int) -> list[Transform]:
-    """Lucid's standard transforms: pad, jitter, scale, rotate, jitter.
+    """Lucid's standard transforms: pad, jitter, scale, rotate, jitter. The padding grows the
+    image the model sees, as in Lucid: for convolutional models that take any size.
 
     Args:
         size: the image's size in pixels; the pixel amounts are scaled from Lucid's, which
