@@ -432,7 +432,8 @@ def _seen_objective(forward, batch: BatchObjective, x, seen) -> torch.Tensor:
     except RuntimeError as error:
         if seen.shape[-2:] == x.shape[-2:]:
             raise
-        first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        text = str(error).strip()
+        first = text.splitlines()[0] if text else type(error).__name__
         raise ActmaxError(
             f"the transforms turn {tuple(x.shape[-2:])} images into {tuple(seen.shape[-2:])} and "
             f"the model refuses them ({first}); for a model with a fixed input size, leave out "
