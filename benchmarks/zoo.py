@@ -44,6 +44,7 @@ import torch
 from zoo_models import ZOO
 
 import actmax
+from actmax import GeneratorPrior
 from actmax.io import save_figure, write_json
 from actmax.lab.checkpoint import load_model, save_model
 from actmax.lab.data import Dataset, load_dataset
@@ -51,6 +52,7 @@ from actmax.lab.evaluation import logits_of
 from actmax.lab.folders import staged_cache_entry
 from actmax.lab.realism import accuracy, load_or_train_judge
 from actmax.lab.training import fit
+from actmax.lab.vae import VAEConfig, load_or_train_vae
 from actmax.param import Fourier, Sigmoid
 from actmax.recipes import ACTMAX
 from actmax.regularizers import Regularizer
@@ -165,6 +167,9 @@ RECIPES: dict[str, dict] = {
     "centre-300": {"regularizers": [*ACTMAX.regularizers, CentreBias(300.0)]},
     "centre-1000": {"regularizers": [*ACTMAX.regularizers, CentreBias(1000.0)]},
     "centre-1000-p4": {"regularizers": [*ACTMAX.regularizers, CentreBias(1000.0, power=4.0)]},
+    # `actmax.visualize_with_prior` with its defaults and the data set's VAE (the lab's, trained
+    # once per data set and cached beside the zoo): latent search from 4 codes, 50 pixel steps
+    "learned-prior": {"prior": GeneratorPrior()},
 }
 
 
@@ -261,20 +266,31 @@ class Row:
         return self.recognized >= 0.9 * self.count and self.min_ratio >= 1
 
 
-def measure(name, dataset, model, test_accuracy, judge, data, recipe_kwargs, seeds=1) -> Row:
-    """The 10 class logits from seeds 0 .. seeds-1, all in one batched call."""
+def measure(
+    name, dataset, model, test_accuracy, judge, data, recipe_kwargs, seeds=1, generator=None
+) -> Row:
+    """The 10 class logits from seeds 0 .. seeds-1, all in one batched call (two for a recipe
+    with a generator prior: its search, then its polish)."""
     # logit(c): a zoo model's last Linear output c; the lab CNN's `l5` pre-activation c
     classes = np.tile(np.arange(10), seeds)
     objectives = [actmax.logit(int(c)) for c in classes]
     best = best_real_logits(model, data)
+    seed = [s for s in range(seeds) for _ in range(10)]
     began = time.perf_counter()
-    result = actmax.visualize(
-        model,
-        objectives,
-        input_shape=(1, 28, 28),
-        seed=[s for s in range(seeds) for _ in range(10)],
-        **recipe_kwargs,
-    )
+    if "prior" in recipe_kwargs:
+        result = actmax.visualize_with_prior(
+            model,
+            objectives,
+            generator,
+            (generator.latent,),
+            prior=recipe_kwargs["prior"],
+            input_shape=(1, 28, 28),
+            seed=seed,
+        )
+    else:
+        result = actmax.visualize(
+            model, objectives, input_shape=(1, 28, 28), seed=seed, **recipe_kwargs
+        )
     seconds = time.perf_counter() - began
     with torch.no_grad():
         judged = judge(result.inputs.float()).argmax(1).numpy()
@@ -382,15 +398,20 @@ def main() -> None:
             model = load_model(lab)
             x, y = torch.from_numpy(data.x_test), torch.from_numpy(data.y_test)
             entries.append(("lab_cnn", model, accuracy(model, x, y)))
-        models[dataset] = [data, judge.model.eval(), entries]
+        vae = None
+        if any("prior" in RECIPES[name] for name in args.recipe):
+            vae = load_or_train_vae(
+                data.x_train, data.x_test, CACHE / dataset, VAEConfig(dataset=dataset), True
+            ).model
+        models[dataset] = [data, judge.model.eval(), entries, vae]
     if args.train_only:
         return
 
     for name in args.recipe:
         rows = []
-        for dataset, (data, judge, entries) in models.items():
+        for dataset, (data, judge, entries, vae) in models.items():
             part = [
-                measure(arch, dataset, model, acc, judge, data, RECIPES[name], args.seeds)
+                measure(arch, dataset, model, acc, judge, data, RECIPES[name], args.seeds, vae)
                 for arch, model, acc in entries
             ]
             rows += part

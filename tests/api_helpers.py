@@ -26,6 +26,7 @@ PUBLIC_MODULES = (
     "actmax.compat.vis.utils.utils",
     "actmax.compat.vis.visualization",
     "actmax.engine",
+    "actmax.generator_prior",
     "actmax.objectives",
     "actmax.optimizers",
     "actmax.param",

@@ -15,6 +15,7 @@ from .attribution import (
 )
 from .engine import visualize
 from .errors import ActmaxError, LayerNotFoundError
+from .generator_prior import GeneratorPrior, visualize_with_prior
 from .objectives import (
     Objective,
     channel,
@@ -38,6 +39,7 @@ except PackageNotFoundError:  # pragma: no cover - running from a source tree
 __all__ = [
     "ActmaxError",
     "Attribution",
+    "GeneratorPrior",
     "LayerNotFoundError",
     "LayerRef",
     "ModelAdapter",
@@ -69,4 +71,5 @@ __all__ = [
     "unit",
     "units",
     "visualize",
+    "visualize_with_prior",
 ]
