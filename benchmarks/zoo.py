@@ -19,7 +19,9 @@ Acceptance: every model >= 9/10 recognized and every ratio >= 1. The lab CNN fro
 `--recipe` names entries of RECIPES (default: "default"); each prints its table and one summary
 line, and writes its class images to <out>/<recipe>-<data set>.png. `--seeds N` draws every
 class image from N seeds in the same batched call (recognized then counts N x 10 images, and the
-bar is 9 in 10 of them).
+bar is 9 in 10 of them); `--first-seed` moves them. The "learned-prior" recipes run
+`actmax.visualize_with_prior` through the data set's VAE (the one `actmax lab` trains; trained
+once into the zoo's cache, about 70 s per data set).
 
 Training is the same standard schedule for every architecture but the epochs (TRAINING: Adam,
 cosine decay, no augmentation, 6 to 20 epochs; 75 minutes for the whole zoo on two shared CPU cores,
@@ -170,6 +172,8 @@ RECIPES: dict[str, dict] = {
     # `actmax.visualize_with_prior` with its defaults and the data set's VAE (the lab's, trained
     # once per data set and cached beside the zoo): latent search from 4 codes, 50 pixel steps
     "learned-prior": {"prior": GeneratorPrior()},
+    "generator-only": {"prior": GeneratorPrior(polish=0)},  # the search alone, no pixel steps
+    "learned-prior-2-codes": {"prior": GeneratorPrior(starts=2)},
 }
 
 
@@ -267,15 +271,16 @@ class Row:
 
 
 def measure(
-    name, dataset, model, test_accuracy, judge, data, recipe_kwargs, seeds=1, generator=None
-) -> Row:
-    """The 10 class logits from seeds 0 .. seeds-1, all in one batched call (two for a recipe
-    with a generator prior: its search, then its polish)."""
+    name, dataset, model, test_accuracy, judge, data, recipe_kwargs, seeds=1, generator=None,
+    first_seed=0,
+):  # fmt: skip
+    """The 10 class logits from seeds first_seed .. first_seed + seeds - 1, all in one batched
+    call (two for a recipe with a generator prior: its search, then its polish)."""
     # logit(c): a zoo model's last Linear output c; the lab CNN's `l5` pre-activation c
     classes = np.tile(np.arange(10), seeds)
     objectives = [actmax.logit(int(c)) for c in classes]
     best = best_real_logits(model, data)
-    seed = [s for s in range(seeds) for _ in range(10)]
+    seed = [first_seed + s for s in range(seeds) for _ in range(10)]
     began = time.perf_counter()
     if "prior" in recipe_kwargs:
         result = actmax.visualize_with_prior(
@@ -374,6 +379,7 @@ def main() -> None:
     parser.add_argument(
         "--seeds", type=int, default=1, help="class images per class, from seeds 0 .. N-1"
     )
+    parser.add_argument("--first-seed", type=int, default=0, help="the seeds start here")
     parser.add_argument(
         "--threads",
         type=int,
@@ -411,7 +417,18 @@ def main() -> None:
         rows = []
         for dataset, (data, judge, entries, vae) in models.items():
             part = [
-                measure(arch, dataset, model, acc, judge, data, RECIPES[name], args.seeds, vae)
+                measure(
+                    arch,
+                    dataset,
+                    model,
+                    acc,
+                    judge,
+                    data,
+                    RECIPES[name],
+                    args.seeds,
+                    vae,
+                    args.first_seed,
+                )  # fmt: skip
                 for arch, model, acc in entries
             ]
             rows += part

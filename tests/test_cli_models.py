@@ -139,3 +139,47 @@ def test_cuda_without_cuda_is_one_line_and_exit_2(files, tmp_path, capsys, monke
     assert main([*argv, "--out", str(tmp_path / "x.png")]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "CUDA" in err and "use cpu" in err
+
+
+@pytest.fixture(scope="module")
+def generator_file(tmp_path_factory):
+    """A generator of SHAPE images from 6-d codes, exported with a fixed code shape."""
+    torch.manual_seed(1)
+    generator = nn.Sequential(
+        nn.Linear(6, int(np.prod(SHAPE))), nn.Sigmoid(), nn.Unflatten(1, SHAPE)
+    )
+    path = tmp_path_factory.mktemp("generator") / "g.pt2"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        program = torch.export.export(
+            generator.eval(), (torch.randn(2, 6),), dynamic_shapes=({0: torch.export.Dim("n")},)
+        )
+        torch.export.save(program, path)
+    return path
+
+
+def test_visualize_searches_through_a_generator_file(files, generator_file, tmp_path, capsys):
+    out = tmp_path / "prior.png"
+    argv = ["visualize", str(files / "m.pt2"), "--prior", str(generator_file), "--units", "0-2",
+            "--iterations", "3", "--out", str(out)]  # fmt: skip
+    assert main(argv) == 0
+    assert "3 images" in capsys.readouterr().out
+    with Image.open(out) as image:
+        assert image.format == "PNG"
+
+
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [
+        (["--prior", "cifar"], "'cifar' is neither a data set (mnist, fashion-mnist) nor"),
+        (["--prior", "mnist", "--tv-weight", "2", "--jitter", "1"], "drop --tv-weight, --jitter"),
+        (["--prior", "mnist", "--recipe", "keras-vis"], "--prior replaces the recipe; drop"),
+    ],
+)
+def test_a_bad_prior_is_one_line_before_any_work(files, tmp_path, capsys, flags, message):
+    out = tmp_path / "x.png"
+    argv = ["visualize", str(files / "m.pt2"), *flags, "--iterations", "2", "--out", str(out)]
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert message in err and len(err.splitlines()) == 1
+    assert not out.exists()

@@ -130,8 +130,13 @@ def visualize_with_prior(
         raise ActmaxError(f"seed needs one value or one per objective ({n}), got {seed!r}")
     if titles is not None and len(titles) != n:
         raise ActmaxError(f"{len(titles)} titles for {n} objectives")
-    _check_generator(generator, tuple(latent_shape))
+    drawn = _check_generator(generator, tuple(latent_shape))
     adapter = as_adapter(model, input_shape=input_shape, preprocess=preprocess)
+    takes = adapter.input_shape
+    if takes is not None and tuple(takes) != drawn:
+        raise ActmaxError(
+            f"the generator draws images of shape {drawn}; the model takes {tuple(takes)}"
+        )
     shared = dict(input_range=input_range, device=device, progress=progress)
     search = visualize(
         adapter,
@@ -172,9 +177,10 @@ def visualize_with_prior(
     return polished
 
 
-def _check_generator(generator: nn.Module, latent_shape: tuple[int, ...]) -> None:
+def _check_generator(generator: nn.Module, latent_shape: tuple[int, ...]) -> tuple[int, ...]:
     """One code through the generator before any work: a wrong latent shape or a generator that
-    does not draw (N, C, H, W) images is one clear error, not torch's."""
+    does not draw (N, C, H, W) images is one clear error, not torch's. Returns one image's
+    shape."""
     if not isinstance(generator, nn.Module):
         raise ActmaxError(f"the generator must be a torch module, got {type(generator).__name__}")
     where = next(generator.parameters(), torch.empty(0))
@@ -190,6 +196,7 @@ def _check_generator(generator: nn.Module, latent_shape: tuple[int, ...]) -> Non
     if not isinstance(image, torch.Tensor) or image.dim() != 4:
         shape = tuple(image.shape) if isinstance(image, torch.Tensor) else type(image).__name__
         raise ActmaxError(f"the generator must draw images (N, C, H, W), got {shape}")
+    return tuple(image.shape[1:])
 
 
 def _rows(

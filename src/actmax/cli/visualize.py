@@ -19,6 +19,7 @@ from .common import (
     number_list,
     open_model,
 )
+from .generator import DATASET_PRIORS, open_generator
 
 UNIT_ITEM = re.compile(r"^\d+(-\d+|(\+\d+)*)$")
 
@@ -79,6 +80,14 @@ def reading(adapter: ModelAdapter, layer: str | int, linear: bool | None) -> boo
     "layer's output itself. Default: the logits for the layer that makes the model's output.",
 )
 @click.option("--recipe", type=click.Choice(sorted(RECIPES)), default="actmax", show_default=True)
+@click.option(
+    "--prior",
+    default=None,
+    metavar="GENERATOR",
+    help="Search through a generator of the model's data, then polish the pixels: "
+    f"{' or '.join(DATASET_PRIORS)} (that data set's VAE, trained once and cached) or a "
+    "generator file (.pt2 with a fixed code shape). Replaces the recipe's pixel priors.",
+)
 @click.option("--iterations", type=click.IntRange(min=1), default=None, help="Default: recipe's.")
 @click.option("--tv-weight", type=float, default=None, help="Total variation weight.")
 @click.option("--lp-weight", type=float, default=None, help="Lp norm weight.")
@@ -103,7 +112,7 @@ def reading(adapter: ModelAdapter, layer: str | int, linear: bool | None) -> boo
 )
 @click.option("--overwrite", is_flag=True, help="Replace --out / --gif if they exist.")
 def visualize(
-    model, input_shape, mean, std, device, layer, unit_spec, linear, recipe, iterations,
+    model, input_shape, mean, std, device, layer, unit_spec, linear, recipe, prior, iterations,
     tv_weight, lp_weight, act_weight, jitter, seed, input_range, cols, gif, out, overwrite,
 ):  # fmt: skip
     """Synthesize the input that drives each unit of a layer of MODEL as high as it goes.
@@ -114,13 +123,25 @@ def visualize(
 
         actmax visualize resnet.pt2 --layer layer3 --units 0-15 --mean 0.485,0.456,0.406
         --std 0.229,0.224,0.225 --out layer3.png
+
+        actmax visualize classifier.onnx --prior fashion-mnist --out classes.png
     """
     from ..engine import visualize as run_visualize
+    from ..generator_prior import GeneratorPrior, visualize_with_prior
 
     rows = parse_units(unit_spec)
     low_high = number_list(input_range, "--range")
     if len(low_high) != 2 or not low_high[0] < low_high[1]:
         raise click.BadParameter(f"{input_range!r}: give LO,HI with LO < HI", param_hint="--range")
+    if prior is not None:
+        given = {"--recipe": recipe != "actmax", "--tv-weight": tv_weight is not None,
+                 "--lp-weight": lp_weight is not None, "--act-weight": act_weight is not None,
+                 "--jitter": jitter is not None, "--gif": gif is not None}  # fmt: skip
+        clash = [flag for flag, set_ in given.items() if set_]
+        if clash:
+            raise click.BadParameter(
+                f"--prior replaces the recipe; drop {', '.join(clash)}", param_hint="--prior"
+            )
     check_figure(out, overwrite)
     if gif is not None:
         check_new_file(gif, overwrite)
@@ -134,23 +155,39 @@ def visualize(
         sum((logit(i, target) for i in row), start=0) if pre is None else units(target, row)
         for row in rows
     ]
-    result = run_visualize(
-        adapter,
-        objectives,
-        recipe=recipe,
-        iterations=iterations,
-        input_range=low_high,
-        tv_weight=tv_weight,
-        lp_weight=lp_weight,
-        act_weight=act_weight,
-        jitter=jitter,
-        seed=seed,
-        device=loaded.device,
-        progress=True,
-        gif=gif,
-        overwrite=overwrite,
-    )
-    settings = f"recipe {recipe}" + (f", tv_weight {tv_weight:g}" if tv_weight is not None else "")
+    if prior is not None:
+        generator, latent_shape, prior_name = open_generator(prior, progress=True)
+        result = visualize_with_prior(
+            adapter,
+            objectives,
+            generator,
+            latent_shape,
+            prior=GeneratorPrior(iterations=iterations or GeneratorPrior.iterations),
+            input_range=low_high,
+            seed=seed,
+            device=loaded.device,
+            progress=True,
+        )
+        settings = f"through {prior_name}"
+    else:
+        result = run_visualize(
+            adapter,
+            objectives,
+            recipe=recipe,
+            iterations=iterations,
+            input_range=low_high,
+            tv_weight=tv_weight,
+            lp_weight=lp_weight,
+            act_weight=act_weight,
+            jitter=jitter,
+            seed=seed,
+            device=loaded.device,
+            progress=True,
+            gif=gif,
+            overwrite=overwrite,
+        )
+        settings = f"recipe {recipe}"
+        settings += f", tv_weight {tv_weight:g}" if tv_weight is not None else ""
     name = adapter.resolve(target)
     kind = "logits" if pre is None else "activation"
     result.save(out, cols=cols, title=f"{name} ({kind}), {settings}", overwrite=True)
