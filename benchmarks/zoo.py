@@ -16,10 +16,11 @@ for every model, visualizes the 10 class logits with a recipe and no per-model t
 
 Acceptance: every model >= 9/10 recognized and every ratio >= 1. The lab CNN from `actmax train`
 (the newest runs/lab_cnn-* folder, or --lab) is measured the same way for comparison.
-`--recipe` names entries of RECIPES (default: "default"); each prints its table and one summary
-line, and writes its class images to <out>/<recipe>-<data set>.png. `--seeds N` draws every
-class image from N seeds in the same batched call (recognized then counts N x 10 images, and the
-bar is 9 in 10 of them); `--first-seed` moves them. The "learned-prior" recipes run
+`--recipe` names entries of RECIPES (default: "learned-prior" and "default": the generator
+recipe and the pixel-only one); each prints its table and one summary line, and writes its
+class images to <out>/<recipe>-<data set>.png. `--seeds N` draws every class image from N seeds
+in the same batched call (recognized then counts N x 10 images, and the bar is 9 in 10 of
+them); `--first-seed` moves them. The "learned-prior" recipes run
 `actmax.visualize_with_prior` through the data set's VAE (the one `actmax lab` trains; trained
 once into the zoo's cache, about 70 s per data set).
 
@@ -369,7 +370,9 @@ def figure(rows: list[Row], title: str):
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--recipe", nargs="+", default=["default"], choices=sorted(RECIPES))
+    parser.add_argument(
+        "--recipe", nargs="+", default=["learned-prior", "default"], choices=sorted(RECIPES)
+    )
     parser.add_argument("--models", nargs="+", default=list(ZOO), choices=list(ZOO))
     parser.add_argument("--datasets", nargs="+", default=list(DATASETS), choices=DATASETS)
     parser.add_argument("--lab", type=Path, default=None, help="lab CNN run folder")
