@@ -132,6 +132,9 @@ def test_bad_calls_are_one_clear_error():
         visualize_with_prior(model, OBJECTIVES, gen, (4,))
     with pytest.raises(actmax.ActmaxError, match=r"must draw images \(N, C, H, W\), got \(1, 36\)"):
         visualize_with_prior(model, OBJECTIVES, gen[:2], (5,))
+    # a sigmoid draws in [0, 1]: not in a model's [-1, 0]
+    with pytest.raises(actmax.ActmaxError, match=r"outside the model's input range \[-1, 0\]"):
+        visualize_with_prior(model, OBJECTIVES, gen, (5,), input_range=(-1.0, 0.0))
     model.input_shape = (1, 6, 6)
     wide = nn.Sequential(nn.Linear(5, 49), nn.Sigmoid(), nn.Unflatten(1, (1, 7, 7)))
     with pytest.raises(actmax.ActmaxError, match=r"draws images of shape \(1, 7, 7\); the model"):

@@ -130,7 +130,14 @@ def visualize_with_prior(
         raise ActmaxError(f"seed needs one value or one per objective ({n}), got {seed!r}")
     if titles is not None and len(titles) != n:
         raise ActmaxError(f"{len(titles)} titles for {n} objectives")
-    drawn = _check_generator(generator, tuple(latent_shape))
+    drawn, (low, high) = _check_generator(generator, tuple(latent_shape))
+    lo, hi = (float(v) for v in input_range)
+    slack = 1e-3 * (hi - lo)
+    if low < lo - slack or high > hi + slack:
+        raise ActmaxError(
+            f"the generator draws values in [{low:.3g}, {high:.3g}], outside the model's input "
+            f"range [{lo:g}, {hi:g}]: scale its output, or pass input_range"
+        )
     adapter = as_adapter(model, input_shape=input_shape, preprocess=preprocess)
     takes = adapter.input_shape
     if takes is not None and tuple(takes) != drawn:
@@ -177,10 +184,12 @@ def visualize_with_prior(
     return polished
 
 
-def _check_generator(generator: nn.Module, latent_shape: tuple[int, ...]) -> tuple[int, ...]:
-    """One code through the generator before any work: a wrong latent shape or a generator that
-    does not draw (N, C, H, W) images is one clear error, not torch's. Returns one image's
-    shape."""
+def _check_generator(
+    generator: nn.Module, latent_shape: tuple[int, ...]
+) -> tuple[tuple[int, ...], tuple[float, float]]:
+    """One code (the prior's mean) through the generator before any work: a wrong latent shape
+    or a generator that does not draw (N, C, H, W) images is one clear error, not torch's.
+    Returns one image's shape and the image's lowest and highest value."""
     if not isinstance(generator, nn.Module):
         raise ActmaxError(f"the generator must be a torch module, got {type(generator).__name__}")
     where = next(generator.parameters(), torch.empty(0))
@@ -196,7 +205,7 @@ def _check_generator(generator: nn.Module, latent_shape: tuple[int, ...]) -> tup
     if not isinstance(image, torch.Tensor) or image.dim() != 4:
         shape = tuple(image.shape) if isinstance(image, torch.Tensor) else type(image).__name__
         raise ActmaxError(f"the generator must draw images (N, C, H, W), got {shape}")
-    return tuple(image.shape[1:])
+    return tuple(image.shape[1:]), (float(image.min()), float(image.max()))
 
 
 def _rows(
