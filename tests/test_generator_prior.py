@@ -97,12 +97,15 @@ def test_the_same_seed_gives_the_same_images():
 
 def test_the_model_and_the_generator_are_left_as_they_were():
     model, gen = _model(), _generator()
+    gen.insert(1, nn.BatchNorm1d(36))  # in training mode: a forward pass would move its stats
     model.train()
     before = [p.detach().clone() for p in [*model.parameters(), *gen.parameters()]]
     visualize_with_prior(model, OBJECTIVES, gen, (5,), prior=GeneratorPrior(iterations=20))
     after = [*model.parameters(), *gen.parameters()]
     assert all(torch.equal(x, y) for x, y in zip(before, after, strict=True))
     assert model.training and all(p.requires_grad for p in after)
+    assert gen.training and gen[1].num_batches_tracked.item() == 0
+    assert torch.equal(gen[1].running_mean, torch.zeros(36))
 
 
 @pytest.mark.parametrize(

@@ -113,6 +113,20 @@ def test_latent_codes_make_images_through_the_generator():
     assert generator.training and all(p.requires_grad for p in generator.parameters())
 
 
+def test_a_generator_in_training_mode_is_frozen_from_its_first_image():
+    """Its BatchNorm would otherwise learn from the engine's shape probe and its steps."""
+    torch.manual_seed(0)
+    generator = nn.Sequential(
+        nn.Linear(4, 36), nn.BatchNorm1d(36), nn.Sigmoid(), nn.Unflatten(1, (1, 6, 6))
+    )
+    generator.train()
+    model = linear_unit((1, 6, 6))
+    del model.input_shape  # the engine then asks the generator for the image's shape
+    visualize(model, unit("1", 0), param=param.Latent(generator, (4,)), **PLAIN)
+    assert generator[1].num_batches_tracked.item() == 0
+    assert torch.equal(generator[1].running_mean, torch.zeros(36)) and generator.training
+
+
 def test_latent_seed_input_must_be_codes():
     generator = nn.Sequential(nn.Linear(4, 36), nn.Unflatten(1, (1, 6, 6)))
     with pytest.raises(ActmaxError, match="codes"):

@@ -171,8 +171,9 @@ def visualize(
     titles = [obj.describe(adapter) for obj in objectives] if titles is None else list(titles)
 
     generators = [torch.Generator().manual_seed(s) for s in seeds]
-    canvas, raw0 = _start(recipe.param, adapter, input_shape, (lo, hi), generators, seed_input)
     target = resolve_device(device) if device is not None else adapter.device
+    with recipe.param.ready(target):  # frozen before it draws even the first image
+        canvas, raw0 = _start(recipe.param, adapter, input_shape, (lo, hi), generators, seed_input)
     draws = Transforms(recipe.transforms, generators, recipe.iterations, canvas.shape, target)
     plan = _Plan(recipe, canvas, weights, titles, progress, callback, gif is not None)
 

@@ -32,7 +32,8 @@ import torch
 from torch import nn
 
 from .adapters import ModelAdapter, Preprocess, as_adapter
-from .engine import visualize
+from .adapters.base import preserved_state
+from .engine import _as_objectives, visualize
 from .errors import ActmaxError
 from .objectives import Objective
 from .optimizers import Adam
@@ -119,11 +120,7 @@ def visualize_with_prior(
         "latent" in the search (NaN in the polish).
     """
     prior = prior or GeneratorPrior()
-    if isinstance(objectives, Objective):
-        objectives = [objectives]
-    objectives = list(objectives)
-    if not objectives:
-        raise ActmaxError("no objectives given: pass at least one")
+    objectives = _as_objectives(objectives)
     n, k = len(objectives), prior.starts
     seeds = [int(seed)] * n if np.ndim(seed) == 0 else [int(s) for s in seed]
     if len(seeds) != n:
@@ -195,8 +192,8 @@ def _check_generator(
     where = next(generator.parameters(), torch.empty(0))
     code = torch.zeros(1, *latent_shape, dtype=where.dtype, device=where.device)
     try:
-        with torch.no_grad():
-            image = generator(code)
+        with preserved_state(generator), torch.no_grad():  # eval: a probe must not move BN
+            image = generator.eval()(code)
     except Exception as error:
         raise ActmaxError(
             f"the generator does not take codes of shape {latent_shape}: "
