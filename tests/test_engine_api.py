@@ -46,6 +46,12 @@ def test_result_shapes_ranges_and_history(lab_model):
     one = result[1]
     assert len(one) == 1 and one.titles == ["l4[3]"] and one.inputs.shape == (1, 1, 28, 28)
     assert result[-1].titles == ["l3[1]"]
+    picked = result[[2, 0, -1]]  # rows by number, in that order
+    assert picked.titles == ["l3[1]", "l5:pre[0]", "l3[1]"]
+    assert torch.equal(picked.inputs[1], result.inputs[0])
+    assert picked.history["objective"].shape == (7, 3)
+    with pytest.raises(IndexError, match="row 3 out of range"):
+        result[[0, 3]]
 
 
 def test_activations_are_measured_on_the_returned_inputs(lab_model):

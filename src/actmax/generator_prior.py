@@ -22,7 +22,6 @@ with the data set's VAE and these defaults, untuned per model.
 
 from __future__ import annotations
 
-import dataclasses
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -154,7 +153,10 @@ def visualize_with_prior(
         **shared,
     )
     best = np.asarray(search.activations).reshape(n, k).argmax(1) + np.arange(n) * k
-    found = _rows(search, best, "generator prior", titles)
+    found = search[best.tolist()]  # the chosen start of every objective
+    found.recipe = "generator prior"
+    if titles is not None:
+        found.titles = list(titles)
     if prior.polish == 0:
         return found
     polished = visualize(
@@ -203,21 +205,3 @@ def _check_generator(
         shape = tuple(image.shape) if isinstance(image, torch.Tensor) else type(image).__name__
         raise ActmaxError(f"the generator must draw images (N, C, H, W), got {shape}")
     return tuple(image.shape[1:]), (float(image.min()), float(image.max()))
-
-
-def _rows(
-    result: VisualizationResult, rows: np.ndarray, recipe: str, titles: Sequence[str] | None
-) -> VisualizationResult:
-    """The chosen start of every objective, as a result of its own."""
-    pick = [int(i) for i in rows]
-    return dataclasses.replace(
-        result,
-        inputs=result.inputs[pick],
-        images=result.images[pick],
-        activations=result.activations[pick],
-        history={key: value[:, pick] for key, value in result.history.items()},
-        titles=list(titles) if titles is not None else [result.titles[i] for i in pick],
-        objectives=[result.objectives[i] for i in pick],
-        recipe=recipe,
-        seeds=[result.seeds[i] for i in pick],
-    )

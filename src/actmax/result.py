@@ -52,10 +52,18 @@ class VisualizationResult:
     def __len__(self) -> int:
         return len(self.titles)
 
-    def __getitem__(self, index: int | slice) -> VisualizationResult:
-        """A one-row result (or several rows for a slice)."""
-        rows = index if isinstance(index, slice) else _row(index, len(self))
-        pick = list(range(len(self)))[rows]
+    def __getitem__(self, index: int | slice | Sequence[int]) -> VisualizationResult:
+        """A one-row result, or several rows for a slice or a list of row numbers (in its
+        order)."""
+        n = len(self)
+        if isinstance(index, slice):
+            rows, pick = index, list(range(n))[index]
+        elif isinstance(index, Sequence | np.ndarray):
+            pick = [_row(int(i), n).start for i in index]
+            rows = pick
+        else:
+            rows = _row(index, n)
+            pick = [rows.start]
         return VisualizationResult(
             inputs=self.inputs[rows],
             images=self.images[rows],
